@@ -1,0 +1,1 @@
+"""Headless WebRTC voice agent bot: takes and places calls with aiortc."""

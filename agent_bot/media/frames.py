@@ -1,0 +1,52 @@
+"""20 ms PCM frames, and the source and sink interfaces the call engine is written against.
+
+A *source* makes one local track per call (what the bot sends). A *sink* takes the decoded
+audio of one call (what the bot received). The call engine knows nothing else of files,
+tones or devices.
+
+PCM inside the bot is always mono int16 at 48 kHz in frames of 960 samples (20 ms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+from aiortc import MediaStreamTrack
+
+SAMPLE_RATE = 48_000
+FRAME_SAMPLES = 960
+FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+
+Pcm = npt.NDArray[np.int16]
+"""One frame (or more) of mono int16 samples at `SAMPLE_RATE`."""
+
+PcmListener = Callable[[Pcm], None]
+
+
+class AudioSink(Protocol):
+    """Consumes one call's received audio, one frame at a time, on the event loop."""
+
+    def write(self, pcm: Pcm) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SentAudio(Protocol):
+    """A local track that reports the PCM of every frame it sends (for the recorder)."""
+
+    def add_sent_listener(self, listener: PcmListener) -> None: ...
+
+
+class Source(Protocol):
+    """Makes the local (sending) track of each call.
+
+    A track that is also an `AudioSink` (echo) is fed the call's received audio.
+    """
+
+    def create_track(self) -> MediaStreamTrack: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Socket.IO signaling server: pairs customers with agents and relays WebRTC signaling."""

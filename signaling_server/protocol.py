@@ -1,0 +1,198 @@
+"""Protocol v1: event names, payload schemas and error codes (see docs/protocol.md).
+
+Pure: no I/O. Shared by the server (validation) and the bot (building payloads).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROTOCOL_VERSION = 1
+
+MAX_SDP_BYTES = 64 * 1024
+MAX_CANDIDATE_BYTES = 1024
+MAX_NAME_CHARS = 64
+MAX_ID_CHARS = 128
+# Largest Socket.IO message the server accepts: an SDP at its limit plus envelope.
+MAX_MESSAGE_BYTES = MAX_SDP_BYTES + 4 * 1024
+
+
+class Event(StrEnum):
+    """Socket.IO event names."""
+
+    # client -> server
+    CALL_REQUEST = "call-request"
+    CALL_ACCEPT = "call-accept"
+    CALL_REJECT = "call-reject"
+    HANGUP = "hangup"
+    AGENT_STATUS = "agent-status"
+    # both directions (relayed)
+    OFFER = "offer"
+    ANSWER = "answer"
+    ICE_CANDIDATE = "ice-candidate"
+    # server -> client
+    INCOMING_CALL = "incoming-call"
+    CALL_QUEUED = "call-queued"
+    CALL_ACCEPTED = "call-accepted"
+    CALL_ENDED = "call-ended"
+
+
+class ErrorCode(StrEnum):
+    """`error.code` values in a failed acknowledgement."""
+
+    INVALID_PAYLOAD = "invalid-payload"
+    PAYLOAD_TOO_LARGE = "payload-too-large"
+    UNKNOWN_CALL = "unknown-call"
+    NOT_YOUR_PEER = "not-your-peer"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate-limited"
+    INVALID_STATE = "invalid-state"
+    UNKNOWN_EVENT = "unknown-event"
+    INTERNAL = "internal-error"
+
+
+class EndReason(StrEnum):
+    """`reason` values of `call-ended`."""
+
+    HANGUP = "hangup"
+    PEER_DISCONNECTED = "peer-disconnected"
+    RING_TIMEOUT = "ring-timeout"
+    NO_AGENT = "no-agent"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    CUSTOMER = "customer"
+
+
+Offerer = Literal["customer", "agent"]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+
+
+class Payload(BaseModel):
+    """Base of every schema: unknown fields are an error, values are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- connection auth ---------------------------------------------------------------------
+
+
+class AgentAuth(Payload):
+    role: Literal["agent"]
+    token: str | None = Field(default=None, max_length=256)
+    name: Name = "agent"
+    maxCalls: int = Field(default=1, ge=1, le=1000)
+
+
+class CustomerAuth(Payload):
+    role: Literal["customer"]
+    name: Name = "customer"
+
+
+# --- client -> server ---------------------------------------------------------------------
+
+
+class CallRequest(Payload):
+    offerer: Offerer = "customer"
+
+
+class CallRef(Payload):
+    """Payload of `call-accept`, `call-reject` and `hangup`."""
+
+    callId: Id
+
+
+class AgentStatus(Payload):
+    available: bool
+
+
+class SessionDescription(Payload):
+    type: Literal["offer", "answer"]
+    sdp: str = Field(max_length=MAX_SDP_BYTES)
+
+    @field_validator("sdp")
+    @classmethod
+    def _looks_like_sdp(cls, sdp: str) -> str:
+        if len(sdp.encode()) > MAX_SDP_BYTES:
+            raise ValueError(f"SDP is longer than {MAX_SDP_BYTES} bytes")
+        if not sdp.startswith("v=0"):
+            raise ValueError("SDP must start with 'v=0'")
+        return sdp
+
+
+class Candidate(Payload):
+    """An `RTCIceCandidateInit`; an empty `candidate` string also means end of candidates."""
+
+    candidate: str = Field(max_length=MAX_CANDIDATE_BYTES)
+    sdpMid: str | None = Field(default=None, max_length=32)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)
+    usernameFragment: str | None = Field(default=None, max_length=256)
+
+
+class Relayed(Payload):
+    """Common fields of the relayed events; `callId` is optional (the server knows it)."""
+
+    targetUserId: Id
+    callId: Id | None = None
+
+
+class Offer(Relayed):
+    offer: SessionDescription
+
+
+class Answer(Relayed):
+    answer: SessionDescription
+
+
+class IceCandidate(Relayed):
+    candidate: Candidate | None
+
+
+P = TypeVar("P", bound="Payload")
+
+RELAYED: dict[str, type[Relayed]] = {
+    Event.OFFER: Offer,
+    Event.ANSWER: Answer,
+    Event.ICE_CANDIDATE: IceCandidate,
+}
+
+
+class ProtocolError(Exception):
+    """A request the server refuses; becomes `{"ok": false, "error": {...}}`."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def ack(self) -> dict[str, Any]:
+        return error_ack(self.code, self.message)
+
+
+def ok_ack(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+def error_ack(code: ErrorCode, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": str(code), "message": message}}
+
+
+def parse(schema: type[P], data: Any) -> P:
+    """Validate `data` against `schema`; raise `ProtocolError(invalid-payload)` naming the field."""
+    if data is None and not any(f.is_required() for f in schema.model_fields.values()):
+        data = {}
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            ErrorCode.INVALID_PAYLOAD, f"payload must be a JSON object, not {type(data).__name__}"
+        )
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD, f"{field}: {first['msg']}") from None
