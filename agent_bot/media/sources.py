@@ -1,0 +1,294 @@
+"""Sources: what the bot sends. Each makes one aiortc audio track per call.
+
+- `FileSource`: a sound file (any format PyAV opens), decoded once, played once or looped.
+- `ToneSource`: a sine tone. `SilenceSource`: digital silence.
+- `EchoSource`: each track sends back what its call received.
+
+Every track yields a 20 ms frame every 20 ms, scheduled from its start time (`FrameClock`),
+and tells its sent-listeners the PCM of each frame (for the recorder). File, tone and silence
+tracks yield pre-encoded Opus packets by default (`encode_once`, see `opus.py`), or PCM
+`av.AudioFrame`s that aiortc encodes per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+import weakref
+from abc import abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, AudioResampler, Packet
+
+from agent_bot.media.frames import (
+    FRAME_SAMPLES,
+    FRAME_SECONDS,
+    SAMPLE_RATE,
+    Pcm,
+    PcmListener,
+)
+from agent_bot.media.opus import TIME_BASE, EncodedSample, packet
+
+logger = logging.getLogger(__name__)
+
+SILENT_FRAME: Pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+
+MAX_LATE_FRAMES = 3
+"""A track this many frames behind its schedule restarts its schedule from now instead of
+sending the missed frames back to back."""
+
+ECHO_QUEUE_FRAMES = 10
+"""Received frames an echo track holds (200 ms); beyond that the oldest are dropped."""
+
+TONE_AMPLITUDE = 0.3
+
+
+class SourceError(Exception):
+    """A source cannot be made (unreadable file, bad tone frequency)."""
+
+
+class FrameClock:
+    """Paces 20 ms frames in real time: frame n is due at start + n × 20 ms.
+
+    Waiting on an absolute schedule never drifts. After a stall of more than
+    `MAX_LATE_FRAMES` frames the schedule restarts from now, so a late track never bursts.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._start: float | None = None
+        self.index = -1
+        self.restarts = 0
+
+    def advance(self) -> float:
+        """Moves to the next frame; returns how long to wait until it is due (≥ 0)."""
+        now = self._clock()
+        self.index += 1
+        if self._start is None:
+            self._start = now
+        due = self._start + self.index * FRAME_SECONDS
+        if now - due > MAX_LATE_FRAMES * FRAME_SECONDS:
+            self._start = now - self.index * FRAME_SECONDS
+            self.restarts += 1
+            return 0.0
+        return max(0.0, due - now)
+
+    async def tick(self) -> int:
+        """Waits until the next frame is due; returns its index."""
+        await asyncio.sleep(self.advance())
+        return self.index
+
+
+def audio_frame(pcm: Pcm, pts: int) -> AudioFrame:
+    """One mono s16 48 kHz `av.AudioFrame` of `pcm` at `pts` (in samples)."""
+    frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = SAMPLE_RATE
+    frame.pts = pts
+    frame.time_base = TIME_BASE
+    return frame
+
+
+class PacedTrack(MediaStreamTrack):
+    """An audio track sending one 20 ms frame every 20 ms; it reports each frame it sends.
+
+    `ended` is set when the track stops: after its last frame, or when stopped.
+    """
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = asyncio.Event()
+        self._clock = FrameClock()
+        self._listeners: list[PcmListener] = []
+
+    def add_sent_listener(self, listener: PcmListener) -> None:
+        self._listeners.append(listener)
+
+    def stop(self) -> None:
+        super().stop()
+        self.ended.set()
+
+    async def recv(self) -> AudioFrame | Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        index = await self._clock.tick()
+        pcm = self._frame(index)
+        if pcm is None:
+            logger.info("track=%s ended after %d frames", self.id, index)
+            self.stop()
+            raise MediaStreamError
+        for listener in self._listeners:
+            listener(pcm)
+        return self._media(index, pcm)
+
+    @abstractmethod
+    def _frame(self, index: int) -> Pcm | None:
+        """The PCM of frame `index`; None when there is no more."""
+
+    def _media(self, index: int, pcm: Pcm) -> AudioFrame | Packet[Any]:
+        return audio_frame(pcm, index * FRAME_SAMPLES)
+
+
+class SampleTrack(PacedTrack):
+    """Plays a sample held in memory, as PCM frames or as its pre-encoded Opus packets."""
+
+    def __init__(self, pcm: Pcm, *, loop: bool, encoded: EncodedSample | None) -> None:
+        super().__init__()
+        self._pcm = pcm
+        self._frames = len(pcm) // FRAME_SAMPLES
+        self._looping = loop
+        self._encoded = encoded
+
+    def _frame(self, index: int) -> Pcm | None:
+        if index >= self._frames and not self._looping:
+            return None
+        start = (index % self._frames) * FRAME_SAMPLES
+        return self._pcm[start : start + FRAME_SAMPLES]
+
+    def _media(self, index: int, pcm: Pcm) -> AudioFrame | Packet[Any]:
+        if self._encoded is None:
+            return super()._media(index, pcm)
+        payload = self._encoded.payload(index)
+        assert payload is not None  # the sample and its packets have the same length
+        return packet(payload, index * FRAME_SAMPLES)
+
+
+class SampleSource:
+    """Plays one sample (mono int16 48 kHz) into every call, each call from its start."""
+
+    def __init__(self, pcm: Pcm, *, loop: bool, encode_once: bool) -> None:
+        if len(pcm) == 0:
+            raise SourceError("the sample is empty")
+        padding = -len(pcm) % FRAME_SAMPLES
+        self.pcm: Pcm = np.concatenate([pcm, np.zeros(padding, dtype=np.int16)])
+        self.loop = loop
+        self.encoded = EncodedSample(self.pcm, loop=loop) if encode_once else None
+        self._tracks: weakref.WeakSet[SampleTrack] = weakref.WeakSet()
+
+    @property
+    def duration(self) -> float:
+        """Seconds of one play of the sample."""
+        return len(self.pcm) / SAMPLE_RATE
+
+    def create_track(self) -> SampleTrack:
+        track = SampleTrack(self.pcm, loop=self.loop, encoded=self.encoded)
+        self._tracks.add(track)
+        return track
+
+    def close(self) -> None:
+        """Stops every track still playing."""
+        for track in list(self._tracks):
+            track.stop()
+
+
+class FileSource(SampleSource):
+    """A sound file, decoded once to mono 48 kHz; played once (the track then ends) or looped."""
+
+    def __init__(self, path: str | Path, *, loop: bool = False, encode_once: bool = True) -> None:
+        self.path = Path(path)
+        super().__init__(decode(self.path), loop=loop, encode_once=encode_once)
+        logger.info(
+            "source file=%s duration=%.2fs loop=%s encode_once=%s",
+            self.path,
+            self.duration,
+            loop,
+            encode_once,
+        )
+
+
+def decode(path: Path) -> Pcm:
+    """The whole audio of a file as mono int16 at 48 kHz; SourceError if there is none."""
+    resampler = AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    chunks: list[Pcm] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise SourceError(f"cannot play {path}: it has no audio stream")
+            for frame in container.decode(container.streams.audio[0]):
+                chunks.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
+            chunks.extend(f.to_ndarray()[0] for f in resampler.resample(None))
+    except (OSError, av.FFmpegError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SourceError(f"cannot play {path}: {reason}") from exc
+    if not chunks or sum(len(chunk) for chunk in chunks) == 0:
+        raise SourceError(f"cannot play {path}: it holds no audio")
+    return np.concatenate(chunks).astype(np.int16, copy=False)
+
+
+class ToneSource(SampleSource):
+    """A sine tone at `hz` (rounded to whole hertz so that one second loops seamlessly)."""
+
+    def __init__(self, hz: float, *, encode_once: bool = True) -> None:
+        if not 0 < hz < SAMPLE_RATE / 2:
+            raise SourceError(f"tone frequency must be above 0 and below 24000 Hz, not {hz}")
+        self.hz = max(1, round(hz))
+        phase = 2 * np.pi * self.hz * np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        pcm = (np.sin(phase) * TONE_AMPLITUDE * 32767).astype(np.int16)
+        super().__init__(pcm, loop=True, encode_once=encode_once)
+
+
+class SilenceSource(SampleSource):
+    """Digital silence, forever."""
+
+    def __init__(self, *, encode_once: bool = True) -> None:
+        super().__init__(SILENT_FRAME, loop=True, encode_once=encode_once)
+
+
+class EchoTrack(PacedTrack):
+    """Sends back what its call receives: an `AudioSink` for the call's received audio.
+
+    Holds at most `ECHO_QUEUE_FRAMES` frames (the oldest are dropped when it is full) and
+    sends silence when it has none.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: collections.deque[Pcm] = collections.deque(maxlen=ECHO_QUEUE_FRAMES)
+        self._partial: Pcm = SILENT_FRAME[:0]
+        self._closed = False
+        self.dropped = 0
+
+    def write(self, pcm: Pcm) -> None:
+        if self._closed:
+            return
+        samples = np.concatenate([self._partial, pcm]) if len(self._partial) else pcm
+        whole = len(samples) - len(samples) % FRAME_SAMPLES
+        for start in range(0, whole, FRAME_SAMPLES):
+            if len(self._queue) == self._queue.maxlen:
+                self.dropped += 1
+            self._queue.append(samples[start : start + FRAME_SAMPLES].copy())
+        self._partial = samples[whole:].copy()
+
+    def close(self) -> None:
+        """No more received audio: the track sends silence from now on."""
+        self._closed = True
+        self._queue.clear()
+
+    def _frame(self, index: int) -> Pcm:
+        return self._queue.popleft() if self._queue else SILENT_FRAME
+
+
+class EchoSource:
+    """Each call's track sends back that call's received audio."""
+
+    def __init__(self) -> None:
+        self._tracks: weakref.WeakSet[EchoTrack] = weakref.WeakSet()
+
+    def create_track(self) -> EchoTrack:
+        track = EchoTrack()
+        self._tracks.add(track)
+        return track
+
+    def close(self) -> None:
+        """Stops every track still playing."""
+        for track in list(self._tracks):
+            track.stop()
