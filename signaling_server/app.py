@@ -1,0 +1,324 @@
+"""The server: Socket.IO glue (auth, validation, rate limit, emits) and the HTTP routes.
+
+Everything that decides who talks to whom is in `pairing.py`; this module only translates
+between Socket.IO and it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from signaling_server.config import Settings
+from signaling_server.metrics import Metrics
+from signaling_server.pairing import Outcome, Pairing
+from signaling_server.protocol import (
+    MAX_MESSAGE_BYTES,
+    RELAYED,
+    AgentAuth,
+    AgentStatus,
+    CallRef,
+    CallRequest,
+    CustomerAuth,
+    ErrorCode,
+    Event,
+    ProtocolError,
+    Role,
+    error_ack,
+    ok_ack,
+    parse,
+)
+from signaling_server.ratelimit import TokenBucket
+from signaling_server.stores.base import PairingStore
+from signaling_server.stores.memory import MemoryStore
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+NAMESPACE = "/"
+
+Ack = dict[str, Any]
+Handler = Callable[["Session", Any], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Session:
+    """One authenticated Socket.IO connection."""
+
+    sid: str
+    role: Role
+    name: str
+    bucket: TokenBucket
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class SignalingServer:
+    """Socket.IO + HTTP on one aiohttp application."""
+
+    def __init__(self, settings: Settings, store: PairingStore | None = None) -> None:
+        self.settings = settings
+        self.pairing = Pairing(store or MemoryStore())
+        self.metrics = Metrics()
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp", max_http_buffer_size=MAX_MESSAGE_BYTES
+        )
+        self._sessions: dict[str, Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        handlers: dict[Event, Handler] = {
+            Event.CALL_REQUEST: self._call_request,
+            Event.CALL_ACCEPT: self._call_accept,
+            Event.CALL_REJECT: self._call_reject,
+            Event.HANGUP: self._hangup,
+            Event.AGENT_STATUS: self._agent_status,
+        }
+        for event in RELAYED:
+            handlers[Event(event)] = partial(self._relay, Event(event))
+        for event, handler in handlers.items():
+            self.sio.on(event, partial(self._dispatch, event, handler))
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+        self.sio.on("*", self._unknown)
+
+    def app(self) -> web.Application:
+        """The aiohttp application: Socket.IO at /socket.io/, the page, config, health, metrics."""
+        app = web.Application()
+        self.sio.attach(app)
+        app.router.add_get("/config", self._config)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/", self._index)
+        if STATIC_DIR.is_dir():
+            app.router.add_static("/", STATIC_DIR)
+        return app
+
+    # --- connections -------------------------------------------------------------------------
+
+    async def _connect(self, sid: str, *args: Any) -> bool | Ack:
+        if sid in self._sessions:
+            # a connected client emitted an event named "connect"
+            return error_ack(ErrorCode.UNKNOWN_EVENT, "'connect' is reserved")
+        environ, auth = args[0], (args[1] if len(args) > 1 else None)
+        try:
+            parsed = self._authenticate(environ, auth)
+        except socketio.exceptions.ConnectionRefusedError as exc:
+            self.metrics.inc("connections_refused_total")
+            log.info("connection %s refused: %s", sid, exc.error_args["message"])
+            raise
+        role = Role(parsed.role)
+        bucket = TokenBucket(self.settings.rate, self.settings.burst)
+        self._sessions[sid] = Session(sid, role, parsed.name, bucket)
+        self.metrics.inc("connections_total", role=role)
+        log.info("%s %s connected: %r", role, sid, parsed.name)
+        if isinstance(parsed, AgentAuth):
+            await self.pairing.add_agent(sid, parsed.name, parsed.maxCalls)
+            # The client is told it is connected after this handler returns: ring it after that.
+            self._spawn(self.pairing.dispatch)
+        else:
+            await self.pairing.add_customer(sid, parsed.name)
+        return True
+
+    def _authenticate(self, environ: dict[str, Any], auth: Any) -> AgentAuth | CustomerAuth:
+        role = auth.get("role") if isinstance(auth, dict) else None
+        if role not in (Role.AGENT, Role.CUSTOMER):
+            raise socketio.exceptions.ConnectionRefusedError(
+                "auth must be an object with role 'agent' or 'customer'"
+            )
+        schema: type[AgentAuth | CustomerAuth] = AgentAuth if role == Role.AGENT else CustomerAuth
+        try:
+            parsed = parse(schema, auth)
+        except ProtocolError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"invalid auth: {exc.message}"
+            ) from None
+        if isinstance(parsed, AgentAuth):
+            expected = self.settings.agent_token
+            if expected is None:
+                request = environ.get("aiohttp.request")
+                remote = request.remote if request is not None else None
+                if not _is_loopback(remote):
+                    raise socketio.exceptions.ConnectionRefusedError(
+                        "agents are accepted only from loopback: the server has no agent token"
+                    )
+            elif parsed.token is None or not hmac.compare_digest(
+                parsed.token.encode(), expected.encode()
+            ):
+                raise socketio.exceptions.ConnectionRefusedError("invalid agent token")
+        return parsed
+
+    async def _disconnect(self, sid: str, *args: Any) -> Ack | None:
+        if self.sio.manager.is_connected(sid, NAMESPACE):
+            # a connected client emitted an event named "disconnect"
+            return error_ack(ErrorCode.UNKNOWN_EVENT, "'disconnect' is reserved")
+        session = self._sessions.pop(sid, None)
+        if session is None:
+            return None
+        log.info("%s %s disconnected (%s)", session.role, sid, args[0] if args else "")
+        await self._deliver(await self.pairing.remove(sid))
+        return None
+
+    # --- events ------------------------------------------------------------------------------
+
+    async def _dispatch(self, event: Event, handler: Handler, sid: str, *args: Any) -> Ack:
+        """Run one event's handler; every outcome becomes an acknowledgement."""
+        try:
+            session = self._sessions.get(sid)
+            if session is None:
+                raise ProtocolError(ErrorCode.FORBIDDEN, "not authenticated")
+            self._limit(session)
+            if len(args) > 1:
+                raise ProtocolError(
+                    ErrorCode.INVALID_PAYLOAD, f"expected one payload, got {len(args)} arguments"
+                )
+            return ok_ack(**await handler(session, args[0] if args else None))
+        except ProtocolError as exc:
+            self.metrics.inc("errors_total", code=exc.code)
+            level = logging.DEBUG if exc.code is ErrorCode.RATE_LIMITED else logging.INFO
+            log.log(level, "%s from %s refused: %s: %s", event, sid, exc.code, exc.message)
+            return exc.ack()
+        except Exception:
+            self.metrics.inc("errors_total", code=ErrorCode.INTERNAL)
+            log.exception("%s from %s failed", event, sid)
+            return error_ack(ErrorCode.INTERNAL, "internal error (logged by the server)")
+
+    async def _unknown(self, event: Any, sid: str, *args: Any) -> Ack:
+        session = self._sessions.get(sid)
+        if session is not None and not session.bucket.take():
+            self.metrics.inc("errors_total", code=ErrorCode.RATE_LIMITED)
+            return error_ack(ErrorCode.RATE_LIMITED, "too many events")
+        self.metrics.inc("errors_total", code=ErrorCode.UNKNOWN_EVENT)
+        log.info("unknown event %.64r from %s", event, sid)
+        return error_ack(ErrorCode.UNKNOWN_EVENT, f"unknown event {str(event)[:64]!r}")
+
+    def _limit(self, session: Session) -> None:
+        if not session.bucket.take():
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"more than {session.bucket.rate:g} events/s (burst {session.bucket.burst:g})",
+            )
+
+    async def _call_request(self, session: Session, data: Any) -> dict[str, Any]:
+        request = parse(CallRequest, data)
+        outcome = await self.pairing.request_call(session.sid, request.offerer)
+        self.metrics.inc("calls_total")
+        await self._deliver(outcome)
+        return outcome.ack
+
+    async def _call_accept(self, session: Session, data: Any) -> dict[str, Any]:
+        outcome = await self.pairing.accept(session.sid, parse(CallRef, data).callId)
+        await self._deliver(outcome)
+        return outcome.ack
+
+    async def _call_reject(self, session: Session, data: Any) -> dict[str, Any]:
+        outcome = await self.pairing.reject(session.sid, parse(CallRef, data).callId)
+        await self._deliver(outcome)
+        return outcome.ack
+
+    async def _hangup(self, session: Session, data: Any) -> dict[str, Any]:
+        outcome = await self.pairing.hangup(session.sid, parse(CallRef, data).callId)
+        await self._deliver(outcome)
+        return outcome.ack
+
+    async def _agent_status(self, session: Session, data: Any) -> dict[str, Any]:
+        outcome = await self.pairing.set_available(session.sid, parse(AgentStatus, data).available)
+        await self._deliver(outcome)
+        return outcome.ack
+
+    async def _relay(self, event: Event, session: Session, data: Any) -> dict[str, Any]:
+        message = parse(RELAYED[event], data)
+        call_id = await self.pairing.route(session.sid, message.targetUserId, message.callId)
+        field = "candidate" if event is Event.ICE_CANDIDATE else str(event)
+        await self.sio.emit(
+            event,
+            {field: data[field], "userId": session.sid, "callId": call_id},
+            to=message.targetUserId,
+        )
+        self.metrics.inc("relayed_messages_total", event=event)
+        return {"callId": call_id}
+
+    # --- effects -----------------------------------------------------------------------------
+
+    async def _deliver(self, outcome: Outcome) -> None:
+        """Send an operation's messages and start its ring timers."""
+        if outcome.accepted:
+            self.metrics.inc("calls_accepted_total", outcome.accepted)
+        for reason in outcome.ended:
+            self.metrics.inc("calls_ended_total", reason=reason)
+        for ring in outcome.rings:
+            asyncio.get_running_loop().call_later(
+                self.settings.ring_timeout,
+                self._spawn,
+                self.pairing.ring_timeout,
+                ring.call_id,
+                ring.agent,
+            )
+        for emit in outcome.emits:
+            await self.sio.emit(emit.event, emit.data, to=emit.to)
+
+    def _spawn(self, operation: Callable[..., Awaitable[Outcome]], *args: str) -> None:
+        """Run a pairing operation in the background and deliver its outcome."""
+
+        async def run() -> None:
+            try:
+                await self._deliver(await operation(*args))
+            except Exception:
+                log.exception("%s%r failed", operation.__name__, args)
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        index = STATIC_DIR / "index.html"
+        if not index.is_file():
+            raise web.HTTPNotFound(text="no customer page installed (signaling_server/static/)")
+        return web.FileResponse(index)
+
+    async def _config(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"iceServers": [{"urls": url} for url in self.settings.ice_servers]}
+        )
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        stats = await self.pairing.stats()
+        return web.json_response(
+            {
+                "status": "ok",
+                "agents": stats.agents,
+                "customers": stats.customers,
+                "calls": stats.active,
+                "ringing": stats.ringing,
+                "queue": stats.queued,
+            }
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        stats = await self.pairing.stats()
+        roles = [s.role for s in self._sessions.values()]
+        text = self.metrics.render(
+            {
+                "agents_connected": ("Agents connected", roles.count(Role.AGENT)),
+                "customers_connected": ("Customers connected", roles.count(Role.CUSTOMER)),
+                "calls_active": ("Calls accepted and not ended", stats.active),
+                "calls_ringing": ("Calls ringing at an agent", stats.ringing),
+                "queue_length": ("Calls waiting for a free agent", stats.queued),
+            }
+        )
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")

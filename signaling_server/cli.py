@@ -1,0 +1,148 @@
+"""`signaling-server`: run the signaling server (flags override `SIGNALING_*` variables)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from aiohttp import web
+
+from signaling_server.app import SignalingServer
+from signaling_server.config import Settings
+
+log = logging.getLogger(__name__)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+T = TypeVar("T")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def _env(parser: argparse.ArgumentParser, name: str, convert: Callable[[str], T], default: T) -> T:
+    """The value of environment variable `name`, or `default`; a bad value is a usage error."""
+    text = os.environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return convert(text)
+    except ValueError:
+        parser.error(f"invalid value for {name}: {text!r}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(
+        prog="signaling-server",
+        description="Pairs customers with agents and relays WebRTC signaling (Socket.IO).",
+    )
+    add = parser.add_argument
+    add(
+        "--host",
+        default=_env(parser, "SIGNALING_HOST", str, "127.0.0.1"),
+        help="address to listen on (env SIGNALING_HOST; default %(default)s)",
+    )
+    add(
+        "--port",
+        type=_port,
+        default=_env(parser, "SIGNALING_PORT", _port, 8080),
+        help="TCP port (env SIGNALING_PORT; default %(default)s)",
+    )
+    add(
+        "--agent-token",
+        default=_env(parser, "SIGNALING_AGENT_TOKEN", str, None),
+        help="token agents must present (env SIGNALING_AGENT_TOKEN); "
+        "without one, agents are accepted only from loopback",
+    )
+    add(
+        "--ring-timeout",
+        type=_positive,
+        default=_env(parser, "SIGNALING_RING_TIMEOUT", _positive, 20.0),
+        help="seconds an agent has to accept a call (env SIGNALING_RING_TIMEOUT; "
+        "default %(default)s)",
+    )
+    add(
+        "--ice-server",
+        action="append",
+        dest="ice_servers",
+        metavar="URL",
+        help="ICE server URL handed to browsers by GET /config, repeatable "
+        "(env SIGNALING_ICE_SERVERS, comma-separated; default none)",
+    )
+    add(
+        "--rate",
+        type=_positive,
+        default=_env(parser, "SIGNALING_RATE", _positive, 50.0),
+        help="events per second per connection (env SIGNALING_RATE; default %(default)s)",
+    )
+    add(
+        "--burst",
+        type=_positive,
+        default=_env(parser, "SIGNALING_BURST", _positive, 200.0),
+        help="burst of events per connection (env SIGNALING_BURST; default %(default)s)",
+    )
+    add(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=_env(parser, "SIGNALING_LOG_LEVEL", str.upper, "INFO"),
+        help="log level (env SIGNALING_LOG_LEVEL; default %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    if args.burst < 1:
+        parser.error("--burst must be at least 1")
+    ice_servers = args.ice_servers
+    if ice_servers is None:
+        env = os.environ.get("SIGNALING_ICE_SERVERS", "")
+        ice_servers = [url.strip() for url in env.split(",") if url.strip()]
+    return Settings(
+        host=args.host,
+        port=args.port,
+        agent_token=args.agent_token or None,
+        ring_timeout=args.ring_timeout,
+        ice_servers=tuple(ice_servers),
+        rate=args.rate,
+        burst=args.burst,
+        log_level=args.log_level,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = parse_args(argv)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    server = SignalingServer(settings)
+    if settings.agent_token is None:
+        log.warning("no agent token configured: agents are accepted only from loopback addresses")
+    log.info(
+        "listening on http://%s:%d (ring timeout %gs, rate %g/s burst %g, ICE servers %s)",
+        settings.host,
+        settings.port,
+        settings.ring_timeout,
+        settings.rate,
+        settings.burst,
+        list(settings.ice_servers) or "none",
+    )
+    try:
+        web.run_app(
+            server.app(), host=settings.host, port=settings.port, print=None, access_log=None
+        )
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc)
+        sys.exit(1)

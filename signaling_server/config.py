@@ -1,0 +1,18 @@
+"""Server settings, from the command line and `SIGNALING_*` environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # None: agents are accepted only from loopback addresses
+    agent_token: str | None = None
+    ring_timeout: float = 20.0
+    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    rate: float = 50.0
+    burst: float = 200.0
+    log_level: str = "INFO"

@@ -1,0 +1,373 @@
+"""Pairing customers with agents: ringing, the FIFO queue, accept/reject, endings, relay routes.
+
+Pure logic: no Socket.IO, no timers. Each operation reads and writes a `PairingStore` and
+returns an `Outcome`: the fields of the caller's acknowledgement, the messages to send and the
+ring timers to start. Refusals raise `ProtocolError` before anything is changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from signaling_server.protocol import EndReason, ErrorCode, Event, Offerer, ProtocolError
+from signaling_server.stores.base import Agent, Call, CallState, Customer, PairingStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """A message for one client."""
+
+    to: str
+    event: Event
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """Start the ring timer of `call_id` at `agent`; on expiry call `Pairing.ring_timeout`."""
+
+    call_id: str
+    agent: str
+
+
+@dataclass
+class Outcome:
+    ack: dict[str, Any] = field(default_factory=dict)
+    emits: list[Emit] = field(default_factory=list)
+    rings: list[Ring] = field(default_factory=list)
+    accepted: int = 0
+    ended: list[EndReason] = field(default_factory=list)
+    # queued calls whose position the caller learns from `ack` (no `call-queued` for them)
+    quiet: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    agents: int
+    customers: int
+    ringing: int
+    active: int
+    queued: int
+
+
+class Pairing:
+    """Who talks to whom. One instance per server; operations are serialised by a lock."""
+
+    def __init__(
+        self,
+        store: PairingStore,
+        clock: Callable[[], float] = time.monotonic,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._new_id = new_id
+        self._lock = asyncio.Lock()
+
+    # --- connections -------------------------------------------------------------------------
+
+    async def add_agent(self, sid: str, name: str, max_calls: int) -> None:
+        """Register an agent; call `dispatch` once it can receive messages."""
+        async with self._lock:
+            await self._store.put_agent(Agent(sid, name, max_calls, idle_since=self._clock()))
+
+    async def dispatch(self) -> Outcome:
+        """Offer queued calls to free agents (done by every operation that frees a slot)."""
+        async with self._transaction() as out:
+            await self._dispatch(out)
+            return out
+
+    async def add_customer(self, sid: str, name: str) -> None:
+        await self._store.put_customer(Customer(sid, name))
+
+    async def remove(self, sid: str) -> Outcome:
+        """A client disconnected: end or re-offer its calls, forget it."""
+        async with self._transaction() as out:
+            agent = await self._store.get_agent(sid)
+            customer = await self._store.get_customer(sid)
+            if agent is not None:
+                for call_id in sorted(agent.calls):
+                    call = await self._store.get_call(call_id)
+                    if call is None:
+                        continue
+                    if call.state is CallState.RINGING:
+                        await self._decline(call, out)
+                    else:
+                        await self._end(call, EndReason.PEER_DISCONNECTED, call.customer, out)
+                await self._store.delete_agent(sid)
+            if customer is not None:
+                if customer.call is not None:
+                    call = await self._store.get_call(customer.call)
+                    if call is not None:
+                        await self._end(call, EndReason.PEER_DISCONNECTED, call.agent, out)
+                await self._store.delete_customer(sid)
+            await self._dispatch(out)
+            return out
+
+    # --- requests ----------------------------------------------------------------------------
+
+    async def request_call(self, sid: str, offerer: Offerer) -> Outcome:
+        async with self._transaction() as out:
+            customer = await self._customer(sid)
+            if customer.call is not None:
+                raise ProtocolError(
+                    ErrorCode.INVALID_STATE, f"you already have a call: {customer.call}"
+                )
+            call = Call(self._new_id(), sid, customer.name, offerer, created=self._clock())
+            await self._store.put_customer(replace(customer, call=call.id))
+            await self._store.put_call(call)
+            await self._store.enqueue(call.id, call.created)
+            log.info("call %s: requested by customer %s", call.id, sid)
+            await self._dispatch(out)
+            queue = await self._store.queue()
+            if call.id in queue:
+                out.quiet.add(call.id)
+                out.ack = {
+                    "callId": call.id,
+                    "status": "queued",
+                    "position": queue.index(call.id) + 1,
+                }
+                log.info("call %s: queued at %d", call.id, out.ack["position"])
+            else:
+                out.ack = {"callId": call.id, "status": "ringing", "position": 0}
+            return out
+
+    async def accept(self, sid: str, call_id: str) -> Outcome:
+        async with self._transaction() as out:
+            agent = await self._agent(sid)
+            call = await self._ringing_at(agent, call_id)
+            await self._store.put_call(replace(call, state=CallState.ACTIVE))
+            out.accepted = 1
+            out.emits.append(
+                Emit(
+                    call.customer,
+                    Event.CALL_ACCEPTED,
+                    {"callId": call.id, "agentId": sid, "agentName": agent.name},
+                )
+            )
+            out.ack = {
+                "callId": call.id,
+                "customerId": call.customer,
+                "customerName": call.customer_name,
+                "offerer": call.offerer,
+            }
+            log.info("call %s: accepted by agent %s", call.id, sid)
+            return out
+
+    async def reject(self, sid: str, call_id: str) -> Outcome:
+        async with self._transaction() as out:
+            call = await self._ringing_at(await self._agent(sid), call_id)
+            log.info("call %s: rejected by agent %s", call.id, sid)
+            await self._decline(call, out)
+            await self._dispatch(out)
+            out.ack = {"callId": call.id}
+            return out
+
+    async def ring_timeout(self, call_id: str, agent_sid: str) -> Outcome:
+        """The ring timer of `call_id` at `agent_sid` expired; a no-op if it was answered."""
+        async with self._transaction() as out:
+            call = await self._store.get_call(call_id)
+            if call is None or call.state is not CallState.RINGING or call.agent != agent_sid:
+                return out
+            log.info("call %s: agent %s did not answer in time", call.id, agent_sid)
+            out.emits.append(
+                Emit(
+                    agent_sid,
+                    Event.CALL_ENDED,
+                    {"callId": call.id, "reason": EndReason.RING_TIMEOUT},
+                )
+            )
+            await self._decline(call, out)
+            await self._dispatch(out)
+            return out
+
+    async def hangup(self, sid: str, call_id: str) -> Outcome:
+        async with self._transaction() as out:
+            call = await self._store.get_call(call_id)
+            if call is None or sid not in (call.customer, call.agent):
+                raise ProtocolError(ErrorCode.UNKNOWN_CALL, f"no call {call_id} of yours")
+            if sid == call.agent and call.state is CallState.RINGING:
+                raise ProtocolError(
+                    ErrorCode.INVALID_STATE, f"call {call_id} is ringing: use call-reject"
+                )
+            other = call.agent if sid == call.customer else call.customer
+            log.info("call %s: hung up by %s", call.id, sid)
+            await self._end(call, EndReason.HANGUP, other, out)
+            await self._dispatch(out)
+            out.ack = {"callId": call.id}
+            return out
+
+    async def set_available(self, sid: str, available: bool) -> Outcome:
+        async with self._transaction() as out:
+            agent = await self._agent(sid)
+            await self._store.put_agent(replace(agent, available=available))
+            log.info("agent %s: %s", sid, "available" if available else "paused")
+            await self._dispatch(out)
+            out.ack = {"available": available}
+            return out
+
+    async def route(self, sender: str, target: str, call_id: str | None) -> str:
+        """The id of the accepted call between `sender` and `target`, else `not-your-peer`."""
+        call = await self._active_between(sender, target)
+        if call is None or (call_id is not None and call_id != call.id):
+            raise ProtocolError(
+                ErrorCode.NOT_YOUR_PEER,
+                f"{target} is not your peer in an accepted call"
+                + (f" {call_id}" if call_id is not None else ""),
+            )
+        return call.id
+
+    async def stats(self) -> Stats:
+        calls = await self._store.calls()
+        return Stats(
+            agents=len(await self._store.agents()),
+            customers=await self._store.customer_count(),
+            ringing=sum(c.state is CallState.RINGING for c in calls),
+            active=sum(c.state is CallState.ACTIVE for c in calls),
+            queued=len(await self._store.queue()),
+        )
+
+    # --- rules -------------------------------------------------------------------------------
+
+    async def _dispatch(self, out: Outcome) -> None:
+        """Offer queued calls, first in line first, to the least busy, longest-idle agents."""
+        queue = await self._store.queue()
+        if not queue:
+            return
+        free = [a for a in await self._store.agents() if a.available and a.free_slots > 0]
+        for call_id in queue:
+            if not free:
+                return
+            call = await self._store.get_call(call_id)
+            if call is None:
+                continue
+            candidates = [a for a in free if a.sid not in call.declined]
+            if not candidates:
+                continue
+            agent = min(candidates, key=lambda a: (len(a.calls), a.idle_since, a.sid))
+            await self._store.dequeue(call.id)
+            rung = await self._ring(call, agent, out)
+            free = [a for a in free if a.sid != agent.sid]
+            if rung.free_slots > 0:
+                free.append(rung)
+
+    async def _ring(self, call: Call, agent: Agent, out: Outcome) -> Agent:
+        agent = replace(agent, calls=agent.calls | {call.id})
+        await self._store.put_agent(agent)
+        await self._store.put_call(replace(call, state=CallState.RINGING, agent=agent.sid))
+        out.emits.append(
+            Emit(
+                agent.sid,
+                Event.INCOMING_CALL,
+                {
+                    "callId": call.id,
+                    "customerId": call.customer,
+                    "customerName": call.customer_name,
+                    "offerer": call.offerer,
+                },
+            )
+        )
+        out.rings.append(Ring(call.id, agent.sid))
+        log.info("call %s: ringing agent %s", call.id, agent.sid)
+        return agent
+
+    async def _decline(self, call: Call, out: Outcome) -> None:
+        """Take a ringing call from its agent: queue it again, or end it if no agent is left."""
+        assert call.agent is not None
+        await self._release(call.id, call.agent)
+        call = replace(
+            call, state=CallState.QUEUED, agent=None, declined=call.declined | {call.agent}
+        )
+        connected = {a.sid for a in await self._store.agents()}
+        if connected and connected <= call.declined:
+            await self._end(call, EndReason.NO_AGENT, call.customer, out)
+            return
+        await self._store.put_call(call)
+        await self._store.enqueue(call.id, call.created)
+
+    async def _end(self, call: Call, reason: EndReason, notify: str | None, out: Outcome) -> None:
+        """Forget `call`, free its agent's slot and tell `notify` (if any) why it ended."""
+        await self._store.delete_call(call.id)
+        await self._store.dequeue(call.id)
+        customer = await self._store.get_customer(call.customer)
+        if customer is not None and customer.call == call.id:
+            await self._store.put_customer(replace(customer, call=None))
+        if call.agent is not None:
+            await self._release(call.id, call.agent)
+        if notify is not None:
+            out.emits.append(Emit(notify, Event.CALL_ENDED, {"callId": call.id, "reason": reason}))
+        out.ended.append(reason)
+        log.info("call %s: ended (%s)", call.id, reason)
+
+    async def _release(self, call_id: str, agent_sid: str) -> None:
+        agent = await self._store.get_agent(agent_sid)
+        if agent is None:
+            return
+        calls = agent.calls - {call_id}
+        idle_since = self._clock() if not calls else agent.idle_since
+        await self._store.put_agent(replace(agent, calls=calls, idle_since=idle_since))
+
+    async def _active_between(self, sender: str, target: str) -> Call | None:
+        customer = await self._store.get_customer(sender)
+        if customer is not None:
+            agent = target
+        else:
+            customer = await self._store.get_customer(target)
+            agent = sender
+        if customer is None or customer.call is None:
+            return None
+        call = await self._store.get_call(customer.call)
+        if call is None or call.state is not CallState.ACTIVE or call.agent != agent:
+            return None
+        return call
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    async def _agent(self, sid: str) -> Agent:
+        agent = await self._store.get_agent(sid)
+        if agent is None:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "only agents may do this")
+        return agent
+
+    async def _customer(self, sid: str) -> Customer:
+        customer = await self._store.get_customer(sid)
+        if customer is None:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "only customers may do this")
+        return customer
+
+    async def _ringing_at(self, agent: Agent, call_id: str) -> Call:
+        call = await self._store.get_call(call_id)
+        if call is None or call.agent != agent.sid:
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL, f"no call {call_id} of yours")
+        if call.state is not CallState.RINGING:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f"call {call_id} is not ringing")
+        return call
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Outcome]:
+        """Serialise an operation; afterwards tell queued customers whose position changed."""
+        async with self._lock:
+            before = {call_id: i for i, call_id in enumerate(await self._store.queue(), start=1)}
+            out = Outcome()
+            yield out
+            for position, call_id in enumerate(await self._store.queue(), start=1):
+                if before.get(call_id) == position or call_id in out.quiet:
+                    continue
+                call = await self._store.get_call(call_id)
+                if call is not None:
+                    out.emits.append(
+                        Emit(
+                            call.customer,
+                            Event.CALL_QUEUED,
+                            {"callId": call_id, "position": position},
+                        )
+                    )

@@ -1,0 +1,1 @@
+"""Where the pairing state lives: `PairingStore` and its implementations."""

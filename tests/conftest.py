@@ -1,0 +1,40 @@
+"""Fixtures shared by every test directory: the real signaling server on a free port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.procs import SignalingServer, free_port, wait_http
+
+__all__ = ["SignalingServer", "free_port", "wait_http"]
+
+ServerFactory = Callable[..., SignalingServer]
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start servers with extra CLI arguments (`"--ring-timeout", "1"`); stopped at teardown."""
+    servers: list[SignalingServer] = []
+
+    def start(*extra_args: str) -> SignalingServer:
+        server = SignalingServer(
+            port=free_port(),
+            log_path=tmp_path / (f"server-{len(servers)}.log" if servers else "server.log"),
+            extra_args=tuple(extra_args),
+        )
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def signaling_server(server_factory: ServerFactory) -> SignalingServer:
+    """A signaling server with agent token "test-token"; log in `tmp_path/server.log`."""
+    return server_factory()

@@ -1,0 +1,99 @@
+"""Helpers for tests that run real processes: free ports, waiting for HTTP, the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+AGENT_TOKEN = "test-token"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until `url` answers 200; fail early if `proc` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with code {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            error = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout} s (last error: {error})")
+
+
+@dataclass
+class SignalingServer:
+    """A `signaling-server` subprocess on a fixed port; restartable on the same port."""
+
+    port: int
+    log_path: Path
+    agent_token: str = AGENT_TOKEN
+    extra_args: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """(Re)start on the same port and wait until /healthz answers."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("the signaling server is already running")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop/kill)
+        command = [
+            sys.executable, "-m", "signaling_server",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--agent-token", self.agent_token, "--log-level", "DEBUG",
+            *self.extra_args,
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALING_")}
+        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_http(f"{self.url}/healthz", proc=self.proc)
+        except Exception:
+            self.kill()
+            raise RuntimeError(f"signaling server failed to start; log:\n{self.log()}") from None
+
+    def stop(self) -> None:
+        """SIGTERM, then wait (SIGKILL after 10 s)."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL, then wait."""
+        self._end(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _end(self, sig: signal.Signals) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,76 @@
+"""HTTP routes on the Socket.IO port: health, metrics, ICE config, the page; restarts."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from tests.conftest import ServerFactory
+from tests.procs import SignalingServer
+from tests.server.conftest import Clients
+
+
+def get(url: str) -> tuple[int, str, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+
+
+async def test_healthz_counts(clients: Clients) -> None:
+    await clients.agent()
+    await clients.customer()
+    status, content_type, body = get(f"{clients.server.url}/healthz")
+    assert status == 200
+    assert content_type.startswith("application/json")
+    assert json.loads(body) == {
+        "status": "ok", "agents": 1, "customers": 1, "calls": 0, "ringing": 0, "queue": 0
+    }  # fmt: skip
+
+
+async def test_metrics_prometheus_text(clients: Clients) -> None:
+    agent = await clients.agent()
+    customer = await clients.customer()
+    call_id = (await customer.call("call-request", {}))["callId"]
+    await agent.expect("incoming-call")
+    await agent.call("call-accept", {"callId": call_id})
+    await customer.call("nonsense", {})
+    _, content_type, text = get(f"{clients.server.url}/metrics")
+    assert content_type.startswith("text/plain")
+    lines = set(text.splitlines())
+    assert "signaling_calls_active 1" in lines
+    assert "signaling_calls_total 1" in lines
+    assert "signaling_calls_accepted_total 1" in lines
+    assert 'signaling_connections_total{role="agent"} 1' in lines
+    assert 'signaling_errors_total{code="unknown-event"} 1' in lines
+    assert "# TYPE signaling_queue_length gauge" in lines
+
+
+def test_config_lists_ice_servers(server_factory: ServerFactory) -> None:
+    server = server_factory("--ice-server", "stun:10.0.0.1:3478", "--ice-server", "turn:10.0.0.2")
+    _, _, body = get(f"{server.url}/config")
+    assert json.loads(body) == {
+        "iceServers": [{"urls": "stun:10.0.0.1:3478"}, {"urls": "turn:10.0.0.2"}]
+    }
+
+
+def test_config_empty_by_default(signaling_server: SignalingServer) -> None:
+    _, _, body = get(f"{signaling_server.url}/config")
+    assert json.loads(body) == {"iceServers": []}
+
+
+def test_serves_the_customer_page(signaling_server: SignalingServer) -> None:
+    status, content_type, body = get(f"{signaling_server.url}/")
+    assert status == 200
+    assert content_type.startswith("text/html")
+    assert "<html" in body.lower()
+
+
+async def test_restart_on_the_same_port_forgets_state(
+    signaling_server: SignalingServer, clients: Clients
+) -> None:
+    await clients.agent()
+    signaling_server.kill()
+    signaling_server.start()
+    _, _, body = get(f"{signaling_server.url}/healthz")
+    assert json.loads(body)["agents"] == 0
+    agent = await clients.agent()
+    assert agent.sid
