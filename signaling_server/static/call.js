@@ -1,0 +1,280 @@
+// One call from this page to an agent: Socket.IO signaling (protocol v1) and one
+// RTCPeerConnection, with trickle ICE both ways. Knows nothing of the DOM.
+
+const ACK_TIMEOUT_MS = 10000;
+
+/** A failure the page shows to the customer as is. */
+export class CallError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/**
+ * Events (all CustomEvents, details in brackets):
+ *   state      {state, position?, agentName?}  connecting | ringing | queued | media | connected
+ *              | reconnecting
+ *   ended      {reason, error?}  reason: a protocol EndReason, "local-hangup", "signaling-lost",
+ *              "ice-failed" or "error"; error: a CallError to show
+ *   track      {stream}  the agent's audio
+ */
+export class Call extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {"customer"|"agent"} options.offerer  who creates the SDP offer
+   * @param {string} options.name  the customer's display name
+   * @param {MediaStreamTrack} options.track  the microphone track to send
+   * @param {RTCIceServer[]} options.iceServers
+   */
+  constructor({ offerer, name, track, iceServers }) {
+    super();
+    this.offerer = offerer;
+    this.name = name;
+    this.track = track;
+    this.iceServers = iceServers;
+    this.callId = null;
+    this.agentId = null;
+    this.pc = null;
+    this.socket = null;
+    this.sender = null;
+    this.remoteDescriptionSet = false;
+    this.pendingCandidates = [];
+    this.isEnded = false;
+    this.timings = {};
+  }
+
+  /** Connects to the signaling server and asks for an agent. */
+  start() {
+    this.mark("start");
+    this.setState("connecting");
+    // One Socket.IO connection per call: the server ends the call when it drops.
+    this.socket = io(location.origin, {
+      auth: { role: "customer", name: this.name },
+      reconnection: false,
+    });
+    this.socket.on("connect", () => this.requestCall());
+    this.socket.on("connect_error", (err) => {
+      this.end("error", new CallError("signaling", connectErrorText(err)));
+    });
+    this.socket.on("disconnect", () => {
+      this.end("signaling-lost", new CallError("signaling", "The connection to the call service was lost."));
+    });
+    this.socket.on("call-queued", (msg) => this.onQueued(msg));
+    this.socket.on("call-accepted", (msg) => this.onAccepted(msg));
+    this.socket.on("offer", (msg) => this.onOffer(msg));
+    this.socket.on("answer", (msg) => this.onAnswer(msg));
+    this.socket.on("ice-candidate", (msg) => this.onRemoteCandidate(msg));
+    this.socket.on("call-ended", (msg) => {
+      if (msg.callId === this.callId) this.end(msg.reason);
+    });
+  }
+
+  /** Hangs up (the server tells the agent), then ends the call locally. */
+  async hangup() {
+    if (this.isEnded) return;
+    if (this.callId && this.socket?.connected) {
+      try {
+        await this.emit("hangup", { callId: this.callId });
+      } catch (err) {
+        console.warn(`call ${this.callId}: hangup not acknowledged: ${err.message}`);
+      }
+    }
+    this.end("local-hangup");
+  }
+
+  /** Sends another microphone track (a new device picked mid-call). */
+  async replaceTrack(track) {
+    this.track = track;
+    if (this.sender) await this.sender.replaceTrack(track);
+  }
+
+  async requestCall() {
+    this.mark("socketConnected");
+    let ack;
+    try {
+      ack = await this.emit("call-request", { offerer: this.offerer });
+    } catch (err) {
+      this.end("error", err);
+      return;
+    }
+    this.callId = ack.callId;
+    this.mark("callRequested");
+    if (this.agentId) return; // call-accepted overtook the acknowledgement
+    if (ack.status === "queued") this.setState("queued", { position: ack.position });
+    else this.setState("ringing");
+  }
+
+  onQueued(msg) {
+    if (msg.callId !== this.callId || this.isEnded) return;
+    this.setState("queued", { position: msg.position });
+  }
+
+  async onAccepted(msg) {
+    if (this.isEnded || (this.callId && msg.callId !== this.callId)) return;
+    this.callId = msg.callId;
+    this.agentId = msg.agentId;
+    this.mark("accepted");
+    this.setState("media", { agentName: msg.agentName });
+    this.createPeerConnection();
+    if (this.offerer !== "customer") return;
+    await this.guard(async () => {
+      this.sender = this.pc.addTrack(this.track);
+      const offer = await this.pc.createOffer();
+      await this.pc.setLocalDescription(offer);
+      await this.emit("offer", {
+        offer: { type: offer.type, sdp: offer.sdp },
+        targetUserId: this.agentId,
+        callId: this.callId,
+      });
+      this.mark("offerSent");
+    });
+  }
+
+  async onOffer(msg) {
+    if (this.isEnded || msg.callId !== this.callId || !this.pc) return;
+    this.mark("offerReceived");
+    await this.guard(async () => {
+      await this.pc.setRemoteDescription(msg.offer);
+      await this.flushCandidates();
+      const transceiver = this.pc.getTransceivers().find((t) => t.receiver.track.kind === "audio");
+      if (transceiver) {
+        transceiver.direction = "sendrecv";
+        await transceiver.sender.replaceTrack(this.track);
+        this.sender = transceiver.sender;
+      } else {
+        this.sender = this.pc.addTrack(this.track);
+      }
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      await this.emit("answer", {
+        answer: { type: answer.type, sdp: answer.sdp },
+        targetUserId: this.agentId,
+        callId: this.callId,
+      });
+      this.mark("answerSent");
+    });
+  }
+
+  async onAnswer(msg) {
+    if (this.isEnded || msg.callId !== this.callId || !this.pc) return;
+    this.mark("answerReceived");
+    await this.guard(async () => {
+      await this.pc.setRemoteDescription(msg.answer);
+      await this.flushCandidates();
+    });
+  }
+
+  async onRemoteCandidate(msg) {
+    if (this.isEnded || msg.callId !== this.callId || !this.pc) return;
+    if (!this.remoteDescriptionSet) {
+      this.pendingCandidates.push(msg.candidate);
+      return;
+    }
+    await this.addRemoteCandidate(msg.candidate);
+  }
+
+  async flushCandidates() {
+    this.remoteDescriptionSet = true;
+    const pending = this.pendingCandidates.splice(0);
+    for (const candidate of pending) await this.addRemoteCandidate(candidate);
+  }
+
+  async addRemoteCandidate(candidate) {
+    try {
+      // null (or an empty candidate string) is the agent's end of candidates.
+      if (candidate === null || candidate.candidate === "") await this.pc.addIceCandidate();
+      else await this.pc.addIceCandidate(candidate);
+    } catch (err) {
+      console.warn(`call ${this.callId}: remote candidate ignored: ${err.message}`);
+    }
+  }
+
+  createPeerConnection() {
+    this.pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc.addEventListener("icecandidate", (event) => {
+      const candidate = event.candidate && event.candidate.candidate ? event.candidate.toJSON() : null;
+      this.emit("ice-candidate", {
+        candidate,
+        targetUserId: this.agentId,
+        callId: this.callId,
+      }).catch((err) => console.warn(`call ${this.callId}: candidate not relayed: ${err.message}`));
+    });
+    this.pc.addEventListener("track", (event) => {
+      const stream = event.streams[0] ?? new MediaStream([event.track]);
+      this.dispatchEvent(new CustomEvent("track", { detail: { stream } }));
+    });
+    this.pc.addEventListener("connectionstatechange", () => {
+      const state = this.pc.connectionState;
+      if (state === "connected") {
+        this.mark("connected");
+        this.setState("connected");
+      } else if (state === "disconnected") {
+        this.setState("reconnecting");
+      } else if (state === "failed") {
+        this.failMedia();
+      }
+    });
+  }
+
+  async failMedia() {
+    const error = new CallError("media", "The audio connection to the agent failed. Please try again.");
+    if (this.callId && this.socket?.connected) {
+      await this.emit("hangup", { callId: this.callId }).catch(() => {});
+    }
+    this.end("ice-failed", error);
+  }
+
+  /** Runs one negotiation step; a failure ends the call with a message. */
+  async guard(step) {
+    try {
+      await step();
+    } catch (err) {
+      const error = err instanceof CallError ? err : new CallError("media", `Could not set up the audio: ${err.message}`);
+      if (this.callId && this.socket?.connected) {
+        await this.emit("hangup", { callId: this.callId }).catch(() => {});
+      }
+      this.end("error", error);
+    }
+  }
+
+  /** Emits with an acknowledgement; a refusal or a timeout rejects with a CallError. */
+  async emit(event, payload) {
+    let ack;
+    try {
+      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+    } catch {
+      throw new CallError("signaling", `The call service did not answer (${event}).`);
+    }
+    if (!ack || ack.ok !== true) {
+      const error = ack?.error ?? { code: "unknown", message: "no reason given" };
+      throw new CallError("refused", `The call service refused ${event}: ${error.message} (${error.code}).`);
+    }
+    return ack;
+  }
+
+  end(reason, error = null) {
+    if (this.isEnded) return;
+    this.isEnded = true;
+    this.mark("ended");
+    this.pc?.close();
+    this.socket?.off();
+    this.socket?.disconnect();
+    this.dispatchEvent(new CustomEvent("ended", { detail: { reason, error } }));
+  }
+
+  setState(state, detail = {}) {
+    if (this.isEnded) return;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, ...detail } }));
+  }
+
+  mark(name) {
+    this.timings[name] = performance.now();
+  }
+}
+
+function connectErrorText(err) {
+  const refusal = err?.data?.message ?? err?.data?.error?.message;
+  if (refusal) return `The call service refused the connection: ${refusal}`;
+  return "Could not reach the call service. Check your network connection and try again.";
+}
