@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 PROTOCOL_VERSION = 1
 
@@ -18,6 +19,8 @@ MAX_NAME_CHARS = 64
 MAX_ID_CHARS = 128
 # Largest Socket.IO message the server accepts: an SDP at its limit plus envelope.
 MAX_MESSAGE_BYTES = MAX_SDP_BYTES + 4 * 1024
+# pydantic's error type for a string over its limit: refused as `payload-too-large`
+TOO_LONG = "string_too_long"
 
 
 class Event(StrEnum):
@@ -119,7 +122,7 @@ class SessionDescription(Payload):
     @classmethod
     def _looks_like_sdp(cls, sdp: str) -> str:
         if len(sdp.encode()) > MAX_SDP_BYTES:
-            raise ValueError(f"SDP is longer than {MAX_SDP_BYTES} bytes")
+            raise PydanticCustomError(TOO_LONG, f"SDP is longer than {MAX_SDP_BYTES} bytes")
         if not sdp.startswith("v=0"):
             raise ValueError("SDP must start with 'v=0'")
         return sdp
@@ -183,7 +186,10 @@ def error_ack(code: ErrorCode, message: str) -> dict[str, Any]:
 
 
 def parse(schema: type[P], data: Any) -> P:
-    """Validate `data` against `schema`; raise `ProtocolError(invalid-payload)` naming the field."""
+    """Validate `data` against `schema`; raise `ProtocolError` naming the field.
+
+    The code is `payload-too-large` for a string over its limit, `invalid-payload` otherwise.
+    """
     if data is None and not any(f.is_required() for f in schema.model_fields.values()):
         data = {}
     if not isinstance(data, dict):
@@ -195,4 +201,7 @@ def parse(schema: type[P], data: Any) -> P:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise ProtocolError(ErrorCode.INVALID_PAYLOAD, f"{field}: {first['msg']}") from None
+        code = (
+            ErrorCode.PAYLOAD_TOO_LARGE if first["type"] == TOO_LONG else ErrorCode.INVALID_PAYLOAD
+        )
+        raise ProtocolError(code, f"{field}: {first['msg']}") from None

@@ -35,10 +35,6 @@ def test_missing_payload_uses_defaults() -> None:
         ({"offer": {"type": "offer", "sdp": "hello"}, "targetUserId": "a"}, "offer.sdp"),
         ({"offer": {"type": "offer", "sdp": SDP}, "targetUserId": "a", "x": 1}, "x"),
         ({"offer": {"type": "offer", "sdp": SDP}, "targetUserId": 5}, "targetUserId"),
-        (
-            {"offer": {"type": "offer", "sdp": SDP + "a" * MAX_SDP_BYTES}, "targetUserId": "a"},
-            "offer.sdp",
-        ),
     ],
 )
 def test_invalid_offer_names_field(data: object, field: str) -> None:
@@ -48,11 +44,20 @@ def test_invalid_offer_names_field(data: object, field: str) -> None:
     assert exc.value.message.startswith(field)
 
 
+@pytest.mark.parametrize("sdp", [SDP + "a" * MAX_SDP_BYTES, SDP + "é" * (MAX_SDP_BYTES // 2)])
+def test_oversize_sdp_is_too_large(sdp: str) -> None:
+    with pytest.raises(ProtocolError) as exc:
+        parse(Offer, {"offer": {"type": "offer", "sdp": sdp}, "targetUserId": "a"})
+    assert exc.value.code is ErrorCode.PAYLOAD_TOO_LARGE
+    assert exc.value.message.startswith("offer.sdp")
+
+
 def test_end_of_candidates_is_null() -> None:
     assert parse(IceCandidate, {"candidate": None, "targetUserId": "a"}).candidate is None
 
 
 def test_candidate_too_long() -> None:
     data = {"candidate": {"candidate": "c" * 2000, "sdpMid": "0"}, "targetUserId": "a"}
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError) as exc:
         parse(IceCandidate, data)
+    assert exc.value.code is ErrorCode.PAYLOAD_TOO_LARGE
