@@ -65,6 +65,8 @@ const voiceTest = {
   sampleRate: SAMPLE_RATE,
   /** The audio received so far (needs ?record=1): 16-bit mono PCM at sampleRate, base64. */
   receivedPcm16: () => (tap ? tap.pcm16Base64() : ""),
+  /** Seconds of audio received so far (needs ?record=1). */
+  receivedSeconds: () => (tap ? tap.length / SAMPLE_RATE : 0),
 };
 window.voiceTest = voiceTest;
 
@@ -185,8 +187,10 @@ async function startCall() {
   ui.timer.dateTime = "PT0S";
   render("microphone");
   try {
-    context ??= await createAudioContext();
-    if (options.record) await Tap.prepare(context);
+    if (!context) {
+      context = await createAudioContext();
+      if (options.record) await Tap.prepare(context);
+    }
   } catch (err) {
     showMessage(`Audio could not start in this browser (${err.message}).`);
     render("idle");

@@ -48,16 +48,19 @@ export class Tap {
 
   constructor(context, stream) {
     this.chunks = [];
+    this.length = 0;
     this.source = context.createMediaStreamSource(stream);
     this.node = new AudioWorkletNode(context, "tap", { numberOfOutputs: 0 });
-    this.node.port.onmessage = (event) => this.chunks.push(event.data);
+    this.node.port.onmessage = (event) => {
+      this.chunks.push(event.data);
+      this.length += event.data.length;
+    };
     this.source.connect(this.node);
   }
 
   /** Everything received so far as 16-bit PCM, base64-encoded (compact for Playwright). */
   pcm16Base64() {
-    const total = this.chunks.reduce((n, chunk) => n + chunk.length, 0);
-    const pcm = new Int16Array(total);
+    const pcm = new Int16Array(this.length);
     let offset = 0;
     for (const chunk of this.chunks) {
       for (const sample of chunk) {
