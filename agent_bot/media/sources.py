@@ -48,6 +48,10 @@ sending the missed frames back to back."""
 ECHO_QUEUE_FRAMES = 10
 """Received frames an echo track holds (200 ms); beyond that the oldest are dropped."""
 
+TAIL_FRAMES = 5
+"""Silent frames after a sample played once: aiortc's receiver holds 4 frames in its jitter
+buffer until later packets push them out, so without a tail the last 80 ms never play."""
+
 TONE_AMPLITUDE = 0.3
 
 
@@ -163,12 +167,15 @@ class SampleTrack(PacedTrack):
 
 
 class SampleSource:
-    """Plays one sample (mono int16 48 kHz) into every call, each call from its start."""
+    """Plays one sample (mono int16 48 kHz) into every call, each call from its start.
+
+    A sample played once is followed by `TAIL_FRAMES` of silence, then its tracks end.
+    """
 
     def __init__(self, pcm: Pcm, *, loop: bool, encode_once: bool) -> None:
         if len(pcm) == 0:
             raise SourceError("the sample is empty")
-        padding = -len(pcm) % FRAME_SAMPLES
+        padding = -len(pcm) % FRAME_SAMPLES + (0 if loop else TAIL_FRAMES * FRAME_SAMPLES)
         self.pcm: Pcm = np.concatenate([pcm, np.zeros(padding, dtype=np.int16)])
         self.loop = loop
         self.encoded = EncodedSample(self.pcm, loop=loop) if encode_once else None
@@ -176,7 +183,7 @@ class SampleSource:
 
     @property
     def duration(self) -> float:
-        """Seconds of one play of the sample."""
+        """Seconds of one play of the sample (with its tail)."""
         return len(self.pcm) / SAMPLE_RATE
 
     def create_track(self) -> SampleTrack:
