@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -165,26 +165,25 @@ def test_frame_clock_keeps_an_absolute_schedule_and_never_bursts() -> None:
     assert clock.index == 5
 
 
-async def test_a_file_played_once_ends_after_its_last_frame() -> None:
+@pytest.mark.parametrize("encode_once", [True, False], ids=["encode-once", "per-frame"])
+async def test_a_sample_played_once_ends_after_its_last_frame(encode_once: bool) -> None:
     pcm = np.arange(5 * FRAME_SAMPLES, dtype=np.int16)
-    frames = 5 + TAIL_FRAMES
-    for encode_once in (True, False):
-        track = SampleSource(pcm, loop=False, encode_once=encode_once).create_track()
-        assert isinstance(track, SentAudio)
-        sent: list[Pcm] = []
-        track.add_sent_listener(sent.append)
-        emitted: list[bool] = []
-        track.on("ended", lambda: emitted.append(True))
-        for _ in range(frames):
-            await track.recv()
-        assert not track.ended.is_set()
-        with pytest.raises(MediaStreamError):
-            await track.recv()
-        assert track.ended.is_set()
-        assert emitted == [True]
-        assert track.readyState == "ended"
-        tail = np.zeros(TAIL_FRAMES * FRAME_SAMPLES, dtype=np.int16)
-        assert np.array_equal(np.concatenate(sent), np.concatenate([pcm, tail]))
+    track = SampleSource(pcm, loop=False, encode_once=encode_once).create_track()
+    assert isinstance(track, SentAudio)
+    sent: list[Pcm] = []
+    track.add_sent_listener(sent.append)
+    emitted: list[bool] = []
+    track.on("ended", lambda: emitted.append(True))
+    for _ in range(5 + TAIL_FRAMES):
+        await track.recv()
+    assert not track.ended.is_set()
+    with pytest.raises(MediaStreamError):
+        await track.recv()
+    assert track.ended.is_set()
+    assert emitted == [True]
+    assert track.readyState == "ended"
+    tail = np.zeros(TAIL_FRAMES * FRAME_SAMPLES, dtype=np.int16)
+    assert np.array_equal(np.concatenate(sent), np.concatenate([pcm, tail]))
 
 
 async def test_a_looped_sample_starts_again_with_continuous_timestamps() -> None:
