@@ -10,11 +10,13 @@ PCM inside the bot is always mono int16 at 48 kHz in frames of 960 samples (20 m
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 from aiortc import MediaStreamTrack
+from av import AudioFrame, Packet
+from av.frame import Frame
 
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = 960
@@ -26,6 +28,7 @@ Pcm = npt.NDArray[np.int16]
 PcmListener = Callable[[Pcm], None]
 
 
+@runtime_checkable
 class AudioSink(Protocol):
     """Consumes one call's received audio, one frame at a time, on the event loop."""
 
@@ -50,3 +53,16 @@ class Source(Protocol):
     def create_track(self) -> MediaStreamTrack: ...
 
     def close(self) -> None: ...
+
+
+def frame_to_pcm(frame: Frame | Packet[Any]) -> Pcm:
+    """A decoded frame as mono int16 PCM (aiortc decodes to packed s16 stereo at 48 kHz)."""
+    if not isinstance(frame, AudioFrame):
+        raise ValueError(f"expected an audio frame, got {type(frame).__name__}")
+    if frame.format.name != "s16" or frame.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"unexpected frame format {frame.format.name} at {frame.sample_rate} Hz")
+    samples = np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1, frame.layout.nb_channels)
+    if samples.shape[1] == 1:
+        return samples[:, 0].copy()
+    mixed: Pcm = samples.mean(axis=1, dtype=np.float32).astype(np.int16)
+    return mixed

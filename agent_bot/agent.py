@@ -1,0 +1,148 @@
+"""The answering role: registers as an agent, takes calls, routes signaling to each call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from agent_bot.call import Call, CallEnd, CallOptions
+from agent_bot.signaling import SignalingClient, SignalingError
+from signaling_server.protocol import Event
+
+logger = logging.getLogger(__name__)
+
+
+class Agent:
+    """An agent bot: up to `max_calls` calls at once on one signaling connection."""
+
+    def __init__(
+        self,
+        server_url: str,
+        options: CallOptions,
+        *,
+        token: str | None,
+        name: str = "agent-bot",
+        max_calls: int = 1,
+        auto_accept: bool = True,
+    ) -> None:
+        self.options = options
+        self.max_calls = max_calls
+        self.auto_accept = auto_accept
+        self.calls: dict[str, Call] = {}
+        self.reports: list[dict[str, Any]] = []
+        self.on_call: Callable[[Call], Awaitable[None]] | None = None
+        auth = {"role": "agent", "token": token, "name": name, "maxCalls": max_calls}
+        self.signaling = SignalingClient(server_url, auth)
+        self.signaling.on(Event.INCOMING_CALL, self._on_incoming)
+        self.signaling.on(Event.OFFER, self._on_offer)
+        self.signaling.on(Event.ANSWER, self._on_answer)
+        self.signaling.on(Event.ICE_CANDIDATE, self._on_candidate)
+        self.signaling.on(Event.CALL_ENDED, self._on_call_ended)
+        self.signaling.on_reconnect(self._on_reconnect)
+        self._pending: dict[str, dict[str, Any]] = {}
+
+    async def start(self) -> None:
+        """Connect and register; raises `SignalingError` when refused."""
+        await self.signaling.connect()
+        logger.info("agent registered sid=%s max_calls=%d", self.signaling.sid, self.max_calls)
+
+    async def stop(self) -> None:
+        """Hang up every call (the callers get `call-ended`) and disconnect."""
+        await asyncio.gather(*(call.hangup() for call in list(self.calls.values())))
+        await self.signaling.close()
+
+    async def accept(self, call_id: str) -> Call | None:
+        """Accept a ringing call and start it; None when it is gone or refused."""
+        incoming = self._pending.pop(call_id, None)
+        if incoming is None:
+            return None
+        # The call exists before the server confirms, so that an offer or candidates racing
+        # the acknowledgement find it.
+        call = Call(
+            call_id,
+            self.signaling,
+            self.options,
+            role="agent",
+            peer_id=str(incoming["customerId"]),
+            offerer=str(incoming["offerer"]),
+        )
+        call.report.peer_name = incoming.get("customerName")
+        call.on_end = self._on_end
+        self.calls[call_id] = call
+        try:
+            await self.signaling.request(Event.CALL_ACCEPT, {"callId": call_id})
+        except SignalingError as exc:
+            logger.warning("call=%s accept refused: %s", call_id, exc)
+            call.report.error = str(exc)
+            await call.end(CallEnd.ERROR)
+            return None
+        call.report.mark("accepted")
+        logger.info("call=%s accepted from %s", call_id, call.peer_id)
+        if self.on_call is not None:
+            await self.on_call(call)
+        if incoming["offerer"] == "agent":
+            await call.attempt(call.send_offer())
+        return call
+
+    async def reject(self, call_id: str) -> None:
+        if self._pending.pop(call_id, None) is not None:
+            await self.signaling.send(Event.CALL_REJECT, {"callId": call_id})
+
+    async def _on_incoming(self, data: dict[str, Any]) -> None:
+        call_id = str(data.get("callId"))
+        self._pending[call_id] = data
+        logger.info(
+            "call=%s incoming from %s (%s), offerer=%s",
+            call_id,
+            data.get("customerName"),
+            data.get("customerId"),
+            data.get("offerer"),
+        )
+        if len(self.calls) >= self.max_calls:
+            logger.info("call=%s rejected: %d calls in progress", call_id, len(self.calls))
+            await self.reject(call_id)
+        elif self.auto_accept:
+            await self.accept(call_id)
+
+    async def _on_offer(self, data: dict[str, Any]) -> None:
+        call = self._call_for(data)
+        if call is not None:
+            await call.attempt(call.on_offer(data["offer"]))
+
+    async def _on_answer(self, data: dict[str, Any]) -> None:
+        call = self._call_for(data)
+        if call is not None:
+            await call.attempt(call.on_answer(data["answer"]))
+
+    async def _on_candidate(self, data: dict[str, Any]) -> None:
+        call = self._call_for(data)
+        if call is not None:
+            await call.attempt(call.on_candidate(data.get("candidate")))
+
+    async def _on_call_ended(self, data: dict[str, Any]) -> None:
+        call_id = str(data.get("callId"))
+        self._pending.pop(call_id, None)
+        call = self.calls.get(call_id)
+        if call is not None:
+            await call.end(str(data.get("reason", "hangup")))
+
+    async def _on_reconnect(self) -> None:
+        # The server forgot everything if it restarted; calls with flowing media go on.
+        logger.info(
+            "agent re-registered sid=%s, %d calls in progress", self.signaling.sid, len(self.calls)
+        )
+
+    async def _on_end(self, call: Call) -> None:
+        self.calls.pop(call.call_id, None)
+        report = call.report.to_dict()
+        self.reports.append(report)
+        logger.info("call=%s report %s", call.call_id, json.dumps(report))
+
+    def _call_for(self, data: dict[str, Any]) -> Call | None:
+        call = self.calls.get(str(data.get("callId")))
+        if call is None:
+            logger.warning("signaling for unknown call=%s ignored", data.get("callId"))
+        return call

@@ -1,0 +1,301 @@
+"""One call: one RTCPeerConnection's life, from offer/answer to its end and report.
+
+Signaling reaches the call through `on_offer`, `on_answer` and `on_candidate`; the call sends
+through the `SignalingClient`. Media: the source's track is sent; every received frame goes to
+the sinks (recorder, echo, speaker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceCandidate,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import candidate_from_sdp
+
+from agent_bot.media.frames import AudioSink, Pcm, SentAudio, Source, frame_to_pcm
+from agent_bot.media.recorder import Recorder
+from agent_bot.report import CallReport, TransportStats
+from agent_bot.signaling import SignalingClient
+from signaling_server.protocol import Event
+
+logger = logging.getLogger(__name__)
+
+
+class CallEnd:
+    """End reasons the bot itself decides (the server's are in `protocol.EndReason`)."""
+
+    LOCAL_HANGUP = "local-hangup"
+    ICE_FAILED = "ice-failed"
+    CONNECT_TIMEOUT = "connect-timeout"
+    MEDIA_TIMEOUT = "media-timeout"
+    REMOTE_CLOSED = "remote-closed"
+    SHUTDOWN = "shutdown"
+    ERROR = "error"
+
+
+@dataclass
+class CallOptions:
+    """How calls are set up: ICE servers, timeouts, what is sent and where it is recorded."""
+
+    source: Source
+    ice_servers: list[RTCIceServer] = field(default_factory=list)
+    record_dir: Path | None = None
+    connect_timeout: float = 15.0
+    media_timeout: float = 10.0
+
+
+class Call:
+    """One RTCPeerConnection between this bot and the other party of a call."""
+
+    def __init__(
+        self,
+        call_id: str,
+        signaling: SignalingClient,
+        options: CallOptions,
+        *,
+        role: str,
+        peer_id: str,
+        offerer: str,
+        sinks: list[AudioSink] | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.peer_id = peer_id
+        self.report = CallReport(call_id=call_id, role=role, peer=peer_id, offerer=offerer)
+        self.connected = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.source_ended = asyncio.Event()
+        """Set when the local track stops by itself (a sample played to its end)."""
+        self._signaling = signaling
+        self._options = options
+        self._sinks: list[AudioSink] = list(sinks or [])
+        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=options.ice_servers))
+        self._pending: list[RTCIceCandidate | None] = []
+        self._remote_described = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._track: MediaStreamTrack | None = None
+        self._recorder: Recorder | None = None
+        self._ending = False
+        self.on_end: Callable[[Call], Awaitable[None]] | None = None
+        self._pc.on("track", self._on_track)
+        self._pc.on("connectionstatechange", self._on_connection_state)
+        self._spawn(self._connect_watchdog())
+
+    # --- signaling -------------------------------------------------------------------------
+
+    async def send_offer(self) -> None:
+        """Create and send the offer (this side is the offerer)."""
+        self._add_local_track()
+        await self._pc.setLocalDescription(await self._pc.createOffer())
+        await self._send_description(Event.OFFER)
+        self.report.mark("offer")
+
+    async def on_offer(self, offer: dict[str, Any]) -> None:
+        """Answer the remote offer."""
+        self.report.mark("offer")
+        await self._set_remote(offer)
+        self._add_local_track()
+        await self._pc.setLocalDescription(await self._pc.createAnswer())
+        await self._send_description(Event.ANSWER)
+        self.report.mark("answer")
+
+    async def on_answer(self, answer: dict[str, Any]) -> None:
+        self.report.mark("answer")
+        await self._set_remote(answer)
+
+    async def on_candidate(self, candidate: dict[str, Any] | None) -> None:
+        """Add a trickled remote candidate (`None` or an empty one: end of candidates)."""
+        try:
+            parsed = parse_candidate(candidate)
+        except ValueError as exc:
+            logger.debug("call=%s candidate ignored: %s", self.call_id, exc)
+            return
+        if not self._remote_described:
+            self._pending.append(parsed)
+            return
+        await self._pc.addIceCandidate(parsed)
+
+    async def _set_remote(self, description: dict[str, Any]) -> None:
+        await self._pc.setRemoteDescription(
+            RTCSessionDescription(sdp=description["sdp"], type=description["type"])
+        )
+        self._remote_described = True
+        pending, self._pending = self._pending, []
+        for candidate in pending:
+            await self._pc.addIceCandidate(candidate)
+
+    async def _send_description(self, event: Event) -> None:
+        local = self._pc.localDescription
+        key = "offer" if event is Event.OFFER else "answer"
+        await self._signaling.request(
+            event,
+            {
+                key: {"type": local.type, "sdp": local.sdp},
+                "targetUserId": self.peer_id,
+                "callId": self.call_id,
+            },
+        )
+        # aiortc gathers every candidate before the description is set: say there are no more.
+        await self._signaling.send(
+            Event.ICE_CANDIDATE,
+            {"candidate": None, "targetUserId": self.peer_id, "callId": self.call_id},
+        )
+
+    # --- media -----------------------------------------------------------------------------
+
+    def _add_local_track(self) -> None:
+        if self._track is not None:
+            return
+        track = self._options.source.create_track()
+        self._track = track
+        track.on("ended", self.source_ended.set)
+        if self._options.record_dir is not None:
+            self._recorder = Recorder.for_call(self._options.record_dir, self.call_id)
+            self.report.recording = str(self._recorder.path)
+            self._sinks.append(self._recorder)
+        if isinstance(track, AudioSink):
+            self._sinks.append(track)
+        if isinstance(track, SentAudio):
+            track.add_sent_listener(self._on_sent)
+        self._pc.addTrack(track)
+
+    def add_sink(self, sink: AudioSink) -> None:
+        self._sinks.append(sink)
+
+    def remove_sink(self, sink: AudioSink) -> None:
+        with contextlib.suppress(ValueError):
+            self._sinks.remove(sink)
+
+    def _on_sent(self, pcm: Pcm) -> None:
+        if self.report.frames_sent == 0:
+            self.report.mark("first_audio_out")
+            logger.info("call=%s first audio out", self.call_id)
+        self.report.frames_sent += 1
+        if self._recorder is not None:
+            self._recorder.write_sent(pcm)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            self._spawn(self._receive(track))
+
+    async def _receive(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await asyncio.wait_for(track.recv(), self._options.media_timeout)
+            except MediaStreamError:
+                return
+            except TimeoutError:
+                logger.warning(
+                    "call=%s no audio for %.0f s", self.call_id, self._options.media_timeout
+                )
+                self._spawn(self.end(CallEnd.MEDIA_TIMEOUT))
+                return
+            try:
+                pcm = frame_to_pcm(frame)
+            except ValueError as exc:
+                self.report.error = str(exc)
+                self._spawn(self.end(CallEnd.ERROR, notify=True))
+                return
+            if self.report.frames_received == 0:
+                self.report.mark("first_audio_in")
+                logger.info("call=%s first audio in", self.call_id)
+            self.report.frames_received += 1
+            for sink in self._sinks:
+                sink.write(pcm)
+
+    # --- life ------------------------------------------------------------------------------
+
+    async def _on_connection_state(self) -> None:
+        state = self._pc.connectionState
+        logger.info("call=%s connection %s", self.call_id, state)
+        if state == "connected":
+            self.report.mark("connected")
+            self.connected.set()
+        elif state == "failed":
+            await self.end(CallEnd.ICE_FAILED)
+        elif state == "closed":
+            await self.end(CallEnd.REMOTE_CLOSED)
+
+    async def _connect_watchdog(self) -> None:
+        await asyncio.sleep(self._options.connect_timeout)
+        if not self.report.connected:
+            await self.end(CallEnd.CONNECT_TIMEOUT)
+
+    async def hangup(self) -> None:
+        """End the call from this side and tell the other party."""
+        await self.end(CallEnd.LOCAL_HANGUP, notify=True)
+
+    async def end(self, reason: str, *, notify: bool = False) -> None:
+        """End the call once: collect stats, close the connection and the media ends."""
+        if self._ending:
+            return
+        self._ending = True
+        self.report.end_reason = reason
+        if notify:
+            await self._signaling.send(Event.HANGUP, {"callId": self.call_id})
+        with contextlib.suppress(Exception):
+            self.report.stats = TransportStats.from_report(await self._pc.getStats())
+        if self._track is not None:
+            self._track.stop()
+        await self._pc.close()
+        for sink in self._sinks:
+            sink.close()
+        self.report.mark("ended")
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        logger.info("call=%s ended reason=%s", self.call_id, reason)
+        self.ended.set()
+        if self.on_end is not None:
+            await self.on_end(self)
+
+    async def attempt(self, step: Awaitable[None]) -> None:
+        """Run one signaling step of this call; a failure ends the call, never the bot."""
+        try:
+            await step
+        except Exception as exc:
+            logger.exception("call=%s signaling step failed", self.call_id)
+            self.report.error = f"{type(exc).__name__}: {exc}"
+            await self.end(CallEnd.ERROR, notify=True)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def parse_candidate(data: dict[str, Any] | None) -> RTCIceCandidate | None:
+    """A relayed `RTCIceCandidateInit` as aiortc's candidate; None means end of candidates.
+
+    Raises ValueError for candidates to ignore: unparsable ones, and mDNS (`.local`) hosts,
+    which aioice cannot resolve quickly; the peer-reflexive candidate found during the
+    connectivity checks connects the call anyway.
+    """
+    if data is None or not data.get("candidate"):
+        return None
+    text = str(data["candidate"]).removeprefix("a=").removeprefix("candidate:")
+    try:
+        candidate = candidate_from_sdp(text)
+    except (AssertionError, ValueError, IndexError):
+        raise ValueError(f"unparsable candidate {text[:80]!r}") from None
+    if candidate.ip.endswith(".local"):
+        raise ValueError(f"mDNS candidate {candidate.ip}")
+    candidate.sdpMid = data.get("sdpMid")
+    candidate.sdpMLineIndex = data.get("sdpMLineIndex")
+    if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
+        candidate.sdpMLineIndex = 0
+    return candidate

@@ -1,0 +1,260 @@
+"""`agent-bot answer | call | devices`: flags and environment → a running agent or dialer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCIceServer
+
+from agent_bot.agent import Agent
+from agent_bot.call import CallOptions
+from agent_bot.dialer import Dialer, DialPlan
+from agent_bot.media.frames import Source
+from agent_bot.media.sources import (
+    EchoSource,
+    FileSource,
+    SilenceSource,
+    SourceError,
+    ToneSource,
+)
+from agent_bot.report import CallReport
+from agent_bot.signaling import SignalingError
+
+logger = logging.getLogger("agent_bot")
+
+ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def ice_server(text: str) -> RTCIceServer:
+    """`stun:host:port` or `turn:user:password@host:port[?transport=udp]`."""
+    scheme = next((s for s in ICE_SCHEMES if text.startswith(s)), None)
+    if scheme is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must start with one of {', '.join(ICE_SCHEMES)}"
+        )
+    rest = text[len(scheme) :]
+    if "@" not in rest:
+        return RTCIceServer(urls=text)
+    credentials, host = rest.rsplit("@", 1)
+    username, _, password = credentials.partition(":")
+    return RTCIceServer(urls=scheme + host, username=username, credential=password)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent-bot", description=__doc__)
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("AGENT_BOT_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    answer = commands.add_parser("answer", help="register as an agent and take calls")
+    add_common(answer)
+    answer.add_argument(
+        "--token",
+        default=os.environ.get("SIGNALING_AGENT_TOKEN"),
+        help="agent token (env SIGNALING_AGENT_TOKEN)",
+    )
+    answer.add_argument("--name", default="agent-bot", help="agent name shown to callers")
+    answer.add_argument("--max-calls", type=positive_int, default=1, help="calls at once")
+    answer.add_argument(
+        "--manual", action="store_true", help="do not auto-accept: accept/reject from the console"
+    )
+
+    call = commands.add_parser("call", help="place calls as a customer")
+    add_common(call)
+    call.add_argument("--name", default="agent-bot-caller", help="customer name")
+    call.add_argument(
+        "--duration",
+        type=positive_float,
+        help="seconds each call lasts once connected (default: the sample's end)",
+    )
+    call.add_argument("--calls", type=positive_int, default=1, help="calls in all")
+    call.add_argument("--concurrency", type=positive_int, default=1, help="calls at once")
+    call.add_argument("--ramp", type=positive_float, help="calls started per second at most")
+    call.add_argument(
+        "--agent-offers", action="store_true", help="let the agent send the WebRTC offer"
+    )
+    call.add_argument("--report", type=Path, help="write the JSON report here")
+
+    return parser
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("AGENT_BOT_SERVER", "http://127.0.0.1:8080"),
+        help="signaling server URL (env AGENT_BOT_SERVER)",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--play", type=Path, metavar="FILE", help="send this audio file")
+    source.add_argument("--tone", type=positive_float, metavar="HZ", help="send a sine tone")
+    source.add_argument("--silence", action="store_true", help="send silence")
+    source.add_argument("--echo", action="store_true", help="send back what is received")
+    parser.add_argument("--loop", action="store_true", help="with --play: loop the file")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="record each call as a stereo WAV in DIR (left: in, right: out)",
+    )
+    parser.add_argument(
+        "--ice-server",
+        type=ice_server,
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN server (repeatable; none by default)",
+    )
+
+
+def make_source(args: argparse.Namespace) -> Source:
+    """The source the flags ask for; raises `SourceError` for an unreadable file."""
+    if args.play is not None:
+        return FileSource(args.play, loop=args.loop)
+    if args.tone is not None:
+        return ToneSource(args.tone)
+    if args.echo:
+        return EchoSource()
+    if args.command == "answer" and not args.silence:
+        logger.info("no source given and no sound device in use: sending silence")
+    return SilenceSource()
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Flag combinations argparse cannot express."""
+    if args.loop and args.play is None:
+        parser.error("--loop goes with --play")
+    if args.command == "call":
+        ends = args.play is not None and not args.loop
+        if args.duration is None and not ends:
+            parser.error("--duration is required unless --play FILE (without --loop) is given")
+    if args.record is not None:
+        try:
+            args.record.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"--record {args.record}: {exc.strerror}")
+
+
+async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
+    agent = Agent(
+        args.server,
+        options,
+        token=args.token,
+        name=args.name,
+        max_calls=args.max_calls,
+        auto_accept=not args.manual,
+    )
+    try:
+        await agent.start()
+    except SignalingError as exc:
+        logger.error("cannot register as an agent: %s", exc.message)
+        return 1
+    await wait_for_signal()
+    logger.info("stopping: hanging up %d calls", len(agent.calls))
+    await agent.stop()
+    return 0
+
+
+async def run_call(args: argparse.Namespace, options: CallOptions) -> int:
+    plan = DialPlan(
+        calls=args.calls,
+        concurrency=args.concurrency,
+        ramp=args.ramp,
+        duration=args.duration,
+        agent_offers=args.agent_offers,
+        name=args.name,
+    )
+    dialer = Dialer(args.server, options, plan)
+    placing = asyncio.create_task(dialer.run())
+    stop = asyncio.create_task(wait_for_signal())
+    await asyncio.wait([placing, stop], return_when=asyncio.FIRST_COMPLETED)
+    if not placing.done():
+        logger.info("stopping: hanging up the calls in progress")
+        await dialer.stop()
+    stop.cancel()
+    reports = await placing
+    failed = [r for r in reports if not passed(r)]
+    if args.report is not None:
+        write_report(args.report, reports)
+    logger.info(
+        "%d calls, %d passed, %d failed", len(reports), len(reports) - len(failed), len(failed)
+    )
+    return 1 if failed or not reports else 0
+
+
+def passed(report: CallReport) -> bool:
+    """A call passes when it connected and carried audio both ways."""
+    return report.connected and report.audio_both_ways and report.error is None
+
+
+def write_report(path: Path, reports: list[CallReport]) -> None:
+    data: dict[str, Any] = {
+        "calls": [dict(r.to_dict(), passed=passed(r)) for r in reports],
+        "summary": {"calls": len(reports), "passed": sum(passed(r) for r in reports)},
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+async def wait_for_signal() -> None:
+    """Return on SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    check(parser, args)
+    try:
+        source = make_source(args)
+    except SourceError as exc:
+        parser.exit(2, f"agent-bot: error: {exc}\n")
+    options = CallOptions(source=source, ice_servers=args.ice_server, record_dir=args.record)
+    runner = run_answer if args.command == "answer" else run_call
+    try:
+        return asyncio.run(runner(args, options))
+    finally:
+        with contextlib.suppress(Exception):
+            source.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
