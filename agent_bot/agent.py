@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agent_bot.admission import Admission, Limits, LoadMonitor
 from agent_bot.call import Call, CallEnd, CallOptions
 from agent_bot.signaling import SignalingClient, SignalingError
 from signaling_server.protocol import Event
@@ -27,6 +28,7 @@ class Agent:
         name: str = "agent-bot",
         max_calls: int = 1,
         auto_accept: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         self.options = options
         self.max_calls = max_calls
@@ -43,14 +45,18 @@ class Agent:
         self.signaling.on(Event.CALL_ENDED, self._on_call_ended)
         self.signaling.on_reconnect(self._on_reconnect)
         self._pending: dict[str, dict[str, Any]] = {}
+        self.admission = Admission(limits)
+        self._monitor = LoadMonitor(self.admission, self._on_admission)
 
     async def start(self) -> None:
         """Connect and register; raises `SignalingError` when refused."""
         await self.signaling.connect()
         logger.info("agent registered sid=%s max_calls=%d", self.signaling.sid, self.max_calls)
+        self._monitor.start()
 
     async def stop(self) -> None:
         """Hang up every call (the callers get `call-ended`) and disconnect."""
+        self._monitor.stop()
         await asyncio.gather(*(call.hangup() for call in list(self.calls.values())))
         await self.signaling.close()
 
@@ -101,8 +107,13 @@ class Agent:
             data.get("customerId"),
             data.get("offerer"),
         )
-        if len(self.calls) >= self.max_calls:
-            logger.info("call=%s rejected: %d calls in progress", call_id, len(self.calls))
+        if len(self.calls) >= self.max_calls or not self.admission.available:
+            logger.info(
+                "call=%s rejected: %d calls in progress, %s",
+                call_id,
+                len(self.calls),
+                "available" if self.admission.available else "overloaded",
+            )
             await self.reject(call_id)
         elif self.auto_accept:
             await self.accept(call_id)
@@ -131,9 +142,14 @@ class Agent:
 
     async def _on_reconnect(self) -> None:
         # The server forgot everything if it restarted; calls with flowing media go on.
+        if not self.admission.available:
+            await self._on_admission(False)
         logger.info(
             "agent re-registered sid=%s, %d calls in progress", self.signaling.sid, len(self.calls)
         )
+
+    async def _on_admission(self, available: bool) -> None:
+        await self.signaling.send(Event.AGENT_STATUS, {"available": available})
 
     async def _on_end(self, call: Call) -> None:
         self.calls.pop(call.call_id, None)

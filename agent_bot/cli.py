@@ -16,6 +16,7 @@ from typing import Any
 
 from aiortc import RTCIceServer
 
+from agent_bot.admission import Limits
 from agent_bot.agent import Agent
 from agent_bot.call import CallOptions
 from agent_bot.dialer import Dialer, DialPlan
@@ -29,6 +30,7 @@ from agent_bot.media.sources import (
 )
 from agent_bot.report import CallReport
 from agent_bot.signaling import SignalingError
+from agent_bot.workers import Supervisor, default_workers, pin_to_core, worker_index
 
 logger = logging.getLogger("agent_bot")
 
@@ -85,6 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("--max-calls", type=positive_int, default=1, help="calls at once")
     answer.add_argument(
         "--manual", action="store_true", help="do not auto-accept: accept/reject from the console"
+    )
+    answer.add_argument(
+        "--workers",
+        type=positive_int,
+        nargs="?",
+        const=default_workers(),
+        metavar="W",
+        help="run W worker processes behind one name (no W: one per core)",
+    )
+    answer.add_argument(
+        "--max-lag-ms",
+        type=positive_float,
+        default=Limits.max_lag_ms,
+        help="stop taking calls while the event loop lags more than this (ms)",
+    )
+    answer.add_argument(
+        "--max-cpu",
+        type=positive_float,
+        default=Limits.max_cpu_percent,
+        help="stop taking calls while the process uses more CPU (percent of one core)",
     )
 
     call = commands.add_parser("call", help="place calls as a customer")
@@ -163,6 +185,12 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
+    limits = Limits(
+        max_lag_ms=args.max_lag_ms,
+        max_cpu_percent=args.max_cpu,
+        resume_lag_ms=min(Limits.resume_lag_ms, args.max_lag_ms / 2),
+        resume_cpu_percent=min(Limits.resume_cpu_percent, args.max_cpu * 0.8),
+    )
     agent = Agent(
         args.server,
         options,
@@ -170,6 +198,7 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
         name=args.name,
         max_calls=args.max_calls,
         auto_accept=not args.manual,
+        limits=limits,
     )
     try:
         await agent.start()
@@ -247,6 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = make_source(args)
     except SourceError as exc:
         parser.exit(2, f"agent-bot: error: {exc}\n")
+    if args.command == "answer" and args.workers:
+        index = worker_index()
+        if index is None:
+            source.close()
+            return Supervisor(sys.argv[1:] if argv is None else argv, args.workers).run()
+        pin_to_core(index)
     options = CallOptions(source=source, ice_servers=args.ice_server, record_dir=args.record)
     runner = run_answer if args.command == "answer" else run_call
     try:
