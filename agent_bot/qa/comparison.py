@@ -5,7 +5,8 @@ arrived while sample 0 of `reference` was being sent (the recorder fills gaps wi
 The delay is the lag of the cross-correlation peak, found with an FFT on an 8 kHz decimation
 and refined at full rate. After that global alignment the reference is cut into windows of
 about 1 s; each window is matched against the received audio within a small search range
-(playout stretches and squeezes audio by a few ms) and keeps its best normalised correlation.
+(playout stretches and squeezes audio by a few ms), wider when it is not found there (receive
+buffers grow in steps), and keeps its best normalised correlation.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SILENCE_DBFS = -55.0
 """A window whose RMS level is below this is silent."""
 _SILENCE_RMS = 32768 * 10 ** (SILENCE_DBFS / 20)
 _DECIMATION = 6  # 48 kHz -> 8 kHz for the coarse delay search
-_TRACK_CORRELATION = 0.5  # a window matched at least this well recentres the next search
+_TRACK_CORRELATION = 0.5  # a window matched at least this well is "found" and recentres the search
 
 Floats = npt.NDArray[np.float64]
 
@@ -92,12 +93,15 @@ def compare(
     *,
     window_s: float = 1.0,
     search_ms: float = 20.0,
+    relock_ms: float = 500.0,
     max_delay_s: float = 5.0,
 ) -> AudioComparison:
     """Compare the received audio with the reference (see the module docstring).
 
     Each window is searched for within ±search_ms of where the previous well-matched window
-    was found (at first: the global delay), so slow playout drift is followed.
+    was found (at first: the global delay), so slow playout drift is followed. A window not
+    matched well there is searched for within ±relock_ms: a receive buffer that grows after a
+    loss or a stall moves the rest of the call by tens or hundreds of ms at once.
     """
     _check_pcm("reference", reference)
     _check_pcm("received", received)
@@ -112,11 +116,16 @@ def compare(
     delay_ms = estimate_delay(reference, received, max_delay_s)
     lag = round((delay_ms or 0.0) * SAMPLE_RATE / 1000)
     search = round(search_ms * SAMPLE_RATE / 1000)
+    relock = round(relock_ms * SAMPLE_RATE / 1000)
     ref = reference.astype(np.float64)
     rec = received.astype(np.float64)
     windows = []
     for a, b in active:
         found = None if received_silent else _match(ref[a:b], rec, a + lag, search)
+        if not received_silent and (found is None or found[1] < _TRACK_CORRELATION):
+            wider = _match(ref[a:b], rec, a + lag, relock)
+            if wider is not None and wider[1] >= max(_TRACK_CORRELATION, found[1] if found else 0):
+                found = wider
         if found is None:
             windows.append(Window(a / SAMPLE_RATE, None, 0.0))
             continue

@@ -103,3 +103,16 @@ def test_a_long_call_is_compared(speech: Pcm) -> None:
 def test_wrong_pcm_is_refused_with_a_clear_error(speech: Pcm, bad: object) -> None:
     with pytest.raises(ValueError, match="1-D int16"):
         compare(speech, bad)  # type: ignore[arg-type]
+
+
+def test_windows_relock_after_a_step_in_the_delay(speech: Pcm) -> None:
+    # A receive buffer grows by 150 ms at 5 s: the rest of the call arrives that much later.
+    step = 5 * SAMPLE_RATE
+    received = np.concatenate(
+        [delayed(speech[:step], 100), np.zeros(150 * 48, np.int16), speech[step:]]
+    )
+    comparison = compare(speech, received)
+    lags = [w.lag_ms for w in comparison.windows]
+    assert lags[:4] == [pytest.approx(100, abs=0.1)] * 4
+    assert lags[-4:] == [pytest.approx(250, abs=0.1)] * 4
+    assert comparison.correlation is not None and comparison.correlation > 0.9
