@@ -185,6 +185,16 @@ def error_ack(code: ErrorCode, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": str(code), "message": message}}
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    for kind, name in ((bool, "boolean"), (int, "number"), (float, "number"), (str, "string")):
+        if isinstance(value, kind):
+            return name
+    return "array" if isinstance(value, list | tuple) else type(value).__name__
+
+
 def parse(schema: type[P], data: Any) -> P:
     """Validate `data` against `schema`; raise `ProtocolError` naming the field.
 
@@ -194,7 +204,7 @@ def parse(schema: type[P], data: Any) -> P:
         data = {}
     if not isinstance(data, dict):
         raise ProtocolError(
-            ErrorCode.INVALID_PAYLOAD, f"payload must be a JSON object, not {type(data).__name__}"
+            ErrorCode.INVALID_PAYLOAD, f"payload must be a JSON object, not {_json_type(data)}"
         )
     try:
         return schema.model_validate(data)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import SignalingServer, free_port, wait_http
+from tests.procs import AGENT_TOKEN, SignalingServer, free_port, wait_http
 
 __all__ = ["SignalingServer", "free_port", "wait_http"]
 
@@ -16,14 +16,21 @@ ServerFactory = Callable[..., SignalingServer]
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Start servers with extra CLI arguments (`"--ring-timeout", "1"`); stopped at teardown."""
+    """Start servers with extra CLI arguments (`"--ring-timeout", "1"`); stopped at teardown.
+
+    `agent_token=""` starts one without an agent token; `host` is the address it listens on.
+    """
     servers: list[SignalingServer] = []
 
-    def start(*extra_args: str) -> SignalingServer:
+    def start(
+        *extra_args: str, agent_token: str = AGENT_TOKEN, host: str = "127.0.0.1"
+    ) -> SignalingServer:
         server = SignalingServer(
             port=free_port(),
             log_path=tmp_path / (f"server-{len(servers)}.log" if servers else "server.log"),
+            agent_token=agent_token,
             extra_args=tuple(extra_args),
+            host=host,
         )
         servers.append(server)
         server.start()

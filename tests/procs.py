@@ -47,8 +47,10 @@ class SignalingServer:
 
     port: int
     log_path: Path
+    # "" starts the server without an agent token (agents then only from loopback)
     agent_token: str = AGENT_TOKEN
     extra_args: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
 
@@ -63,8 +65,8 @@ class SignalingServer:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop/kill)
         command = [
             sys.executable, "-m", "signaling_server",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--agent-token", self.agent_token, "--log-level", "DEBUG",
+            "--host", self.host, "--port", str(self.port), "--log-level", "DEBUG",
+            *(["--agent-token", self.agent_token] if self.agent_token else []),
             *self.extra_args,
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALING_")}

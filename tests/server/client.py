@@ -29,6 +29,8 @@ class Client:
         self._refusal: Any = None
         self.sio.on("*", self._record)
         self.sio.on("connect_error", self._refused)
+        self._gone = asyncio.Event()
+        self.sio.on("disconnect", lambda *reason: self._gone.set())
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.inbox.put_nowait((event, data))
@@ -67,6 +69,10 @@ class Client:
         """No server event arrives within `within` seconds."""
         await asyncio.sleep(within)
         assert self.inbox.empty(), f"unexpected event: {self.inbox.get_nowait()!r}"
+
+    async def wait_disconnected(self, within: float = TIMEOUT) -> None:
+        """Wait until the connection is gone (the server closed it)."""
+        await asyncio.wait_for(self._gone.wait(), within)
 
     async def close(self) -> None:
         await self.sio.disconnect()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -38,7 +38,22 @@ class Clients:
 
 
 @pytest.fixture
-async def clients(signaling_server: SignalingServer) -> AsyncIterator[Clients]:
-    opened = Clients(signaling_server)
-    yield opened
-    await opened.close()
+async def clients_for() -> AsyncIterator[Callable[[SignalingServer], Clients]]:
+    """`Clients` for any server (e.g. one from `server_factory`)."""
+    made: list[Clients] = []
+
+    def make(server: SignalingServer) -> Clients:
+        made.append(Clients(server))
+        return made[-1]
+
+    yield make
+    for opened in made:
+        await opened.close()
+
+
+@pytest.fixture
+def clients(
+    signaling_server: SignalingServer, clients_for: Callable[[SignalingServer], Clients]
+) -> Clients:
+    """`Clients` for the default `signaling_server`."""
+    return clients_for(signaling_server)
