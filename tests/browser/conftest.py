@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from tests.bot.conftest import Bots
+from tests.procs import SignalingServer
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"
 SPEECH_SAMPLE = REPO / "samples" / "hello-48k.wav"
@@ -149,3 +152,11 @@ def artifacts(request: pytest.FixtureRequest) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     yield folder
+
+
+@pytest.fixture
+def bots(tmp_path: Path, signaling_server: SignalingServer) -> Iterator[Bots]:
+    """Starts `agent-bot` processes against `signaling_server`; all stopped at teardown."""
+    manager = Bots(tmp_path, signaling_server.url, signaling_server.agent_token)
+    yield manager
+    manager.close()

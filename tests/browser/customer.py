@@ -69,6 +69,12 @@ class CustomerPage:
     async def test_hook(self, name: str) -> Any:
         return await self.page.evaluate(f"window.voiceTest.{name}")
 
+    async def wait_received(self, seconds: float, timeout_ms: float = TIMEOUT_MS) -> None:
+        """Waits until the page has received `seconds` of audio (needs ?record=1)."""
+        await self.page.wait_for_function(
+            "s => window.voiceTest.receivedSeconds() >= s", arg=seconds, timeout=timeout_ms
+        )
+
     async def received(self) -> Floats:
         """What the page received so far (needs ?record=1), mono floats at 48 kHz."""
         encoded: str = await self.page.evaluate("window.voiceTest.receivedPcm16()")
