@@ -1,7 +1,4 @@
-"""Headless Chromium (Debian's `chromium`, driven by Playwright) as the customer.
-
-Never `playwright install`: the browser is the distribution's, found on PATH.
-"""
+"""Fixtures for the customer tests: headless Chromium as the customer, bots as agents."""
 
 from __future__ import annotations
 
@@ -15,6 +12,12 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from tests.bot.conftest import Bots
+from tests.browser.chromium import (
+    ChromiumMissingError,
+    Launcher,
+    find_chromium,
+    playwright_disable_features,
+)
 from tests.procs import SignalingServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,85 +27,29 @@ SPEECH_SAMPLE = REPO / "samples" / "hello-48k.wav"
 AGENT_SAMPLE = REPO / "samples" / "weather-48k.wav"
 """What the bot plays: other words and another voice, so the two directions cannot be confused."""
 
-# Features this harness turns off, merged into Playwright's own --disable-features list
-# (Chromium honours only the last such flag). Host candidates instead of mDNS names: aioice
-# cannot resolve `<uuid>.local` here.
-DISABLED_FEATURES = ("WebRtcHideLocalIpsWithMdns",)
-
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    # Lets the harness read the final command line back (CDP Browser.getBrowserCommandLine).
-    "--enable-automation",
-)
-
 LaunchChromium = Callable[..., Awaitable[Browser]]
 
 
 @pytest.fixture(scope="session")
 def chromium_executable() -> str:
     """Debian's Chromium; a missing package fails the test naming it."""
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail(
-            "Chromium is missing: install the Debian package `chromium` "
-            "(apt-get install chromium, or ./run setup)",
-            pytrace=False,
-        )
-    return path
+    try:
+        return find_chromium()
+    except ChromiumMissingError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
-async def _command_line(browser: Browser) -> list[str]:
-    session = await browser.new_browser_cdp_session()
-    reply = await session.send("Browser.getBrowserCommandLine")
-    arguments: list[str] = reply["arguments"]
-    return arguments
-
-
-async def _playwright_disable_features(executable: str) -> str:
+async def _probe(executable: str) -> str:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, args=list(CHROMIUM_ARGS)
-        )
-        try:
-            flags = [a for a in await _command_line(browser) if a.startswith("--disable-features=")]
-        finally:
-            await browser.close()
-    if len(flags) != 1:
-        raise RuntimeError(f"expected one --disable-features flag from Playwright, got {flags}")
-    return flags[0]
+        return await playwright_disable_features(playwright, executable)
 
 
 @pytest.fixture(scope="session")
-def playwright_disable_features(chromium_executable: str) -> str:
-    """The exact `--disable-features=...` flag Playwright passes (read from a probe launch)."""
-    # A fresh event loop in its own thread: the probe runs once, outside the tests' loops.
+def playwright_flag(chromium_executable: str) -> str:
+    """Playwright's own `--disable-features=...` flag, probed once per session."""
+    # A fresh event loop in its own thread: the probe runs outside the tests' loops.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _playwright_disable_features(chromium_executable)).result()
-
-
-def chromium_args(
-    disable_features: str, mic: Path | None, *, loop: bool, grant_microphone: bool
-) -> list[str]:
-    """Command-line flags for one launch (`disable_features`: the merged feature list)."""
-    args = [*CHROMIUM_ARGS, f"--disable-features={disable_features}"]
-    if mic is not None:
-        capture = str(mic) if loop else f"{mic}%noloop"
-        args += [
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={capture}",
-        ]
-    # Auto-accept the microphone prompt, or auto-deny it like a customer who said no.
-    args.append(
-        "--use-fake-ui-for-media-stream" if grant_microphone else "--deny-permission-prompts"
-    )
-    return args
+        return pool.submit(asyncio.run, _probe(chromium_executable)).result()
 
 
 @pytest.fixture(scope="session")
@@ -115,29 +62,21 @@ def samples() -> None:
 
 @pytest.fixture
 async def launch_chromium(
-    chromium_executable: str, playwright_disable_features: str, samples: None
+    chromium_executable: str, playwright_flag: str, samples: None
 ) -> AsyncIterator[LaunchChromium]:
-    """Launches headless Chromium with a fake microphone playing `mic` (None: no fake device).
+    """Launches headless Chromium; the fake microphone loops `mic` (None: no fake device).
 
-    `loop=False` plays the file once; `grant_microphone=False` denies the microphone prompt.
+    `grant_microphone=False` denies the microphone prompt. All closed at teardown.
     """
-    merged = ",".join([playwright_disable_features.split("=", 1)[1], *DISABLED_FEATURES])
     async with async_playwright() as playwright:
+        launcher = Launcher(playwright, chromium_executable, playwright_flag)
         browsers: list[Browser] = []
 
         async def launch(
-            mic: Path | None = SPEECH_SAMPLE, *, loop: bool = True, grant_microphone: bool = True
+            mic: Path | None = SPEECH_SAMPLE, *, grant_microphone: bool = True
         ) -> Browser:
-            browser = await playwright.chromium.launch(
-                executable_path=chromium_executable,
-                args=chromium_args(merged, mic, loop=loop, grant_microphone=grant_microphone),
-                ignore_default_args=[playwright_disable_features],
-            )
+            browser = await launcher.launch(mic, grant_microphone=grant_microphone)
             browsers.append(browser)
-            disable_flags = [
-                a for a in await _command_line(browser) if a.startswith("--disable-features=")
-            ]
-            assert disable_flags == [f"--disable-features={merged}"], disable_flags
             return browser
 
         yield launch
