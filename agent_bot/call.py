@@ -26,7 +26,15 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
-from agent_bot.media.frames import AudioSink, Pcm, SentAudio, Source, frame_to_pcm
+from agent_bot.media.frames import (
+    AudioSink,
+    AudioTap,
+    Pcm,
+    PcmListener,
+    SentAudio,
+    Source,
+    frame_to_pcm,
+)
 from agent_bot.media.recorder import Recorder
 from agent_bot.report import CallReport, TransportStats
 from agent_bot.signaling import SignalingClient
@@ -82,12 +90,12 @@ class Call:
         self._signaling = signaling
         self._options = options
         self._sinks: list[AudioSink] = list(sinks or [])
+        self._sent_listeners: list[PcmListener] = []
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=options.ice_servers))
         self._pending: list[RTCIceCandidate | None] = []
         self._remote_described = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._track: MediaStreamTrack | None = None
-        self._recorder: Recorder | None = None
         self._ending = False
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
         self._pc.on("track", self._on_track)
@@ -163,9 +171,9 @@ class Call:
         self._track = track
         track.on("ended", self.source_ended.set)
         if self._options.record_dir is not None:
-            self._recorder = Recorder.for_call(self._options.record_dir, self.call_id)
-            self.report.recording = str(self._recorder.path)
-            self._sinks.append(self._recorder)
+            recorder = Recorder.for_call(self._options.record_dir, self.call_id)
+            self.report.recording = str(recorder.path)
+            self.add_tap(recorder)
         if isinstance(track, AudioSink):
             self._sinks.append(track)
         if isinstance(track, SentAudio):
@@ -174,6 +182,11 @@ class Call:
 
     def add_sink(self, sink: AudioSink) -> None:
         self._sinks.append(sink)
+
+    def add_tap(self, tap: AudioTap) -> None:
+        """Feed `tap` both the received and the sent audio."""
+        self._sinks.append(tap)
+        self._sent_listeners.append(tap.write_sent)
 
     def remove_sink(self, sink: AudioSink) -> None:
         with contextlib.suppress(ValueError):
@@ -184,8 +197,8 @@ class Call:
             self.report.mark("first_audio_out")
             logger.info("call=%s first audio out", self.call_id)
         self.report.frames_sent += 1
-        if self._recorder is not None:
-            self._recorder.write_sent(pcm)
+        for listener in self._sent_listeners:
+            listener(pcm)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from aiortc import RTCIceServer
 
@@ -20,15 +18,18 @@ from agent_bot.admission import Limits
 from agent_bot.agent import Agent
 from agent_bot.call import CallOptions
 from agent_bot.dialer import Dialer, DialPlan
-from agent_bot.media.frames import Source
+from agent_bot.media.frames import Pcm, Source
 from agent_bot.media.sources import (
     EchoSource,
     FileSource,
     SilenceSource,
     SourceError,
     ToneSource,
+    decode,
 )
-from agent_bot.report import CallReport
+from agent_bot.qa.progress import Progress
+from agent_bot.qa.replay import Replay
+from agent_bot.qa.verdict import Thresholds
 from agent_bot.signaling import SignalingError
 from agent_bot.workers import Supervisor, default_workers, pin_to_core, worker_index
 
@@ -124,6 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent-offers", action="store_true", help="let the agent send the WebRTC offer"
     )
     call.add_argument("--report", type=Path, help="write the JSON report here")
+    call.add_argument("--junit", type=Path, help="write a JUnit XML file here (a case per call)")
+    call.add_argument(
+        "--expect",
+        type=Path,
+        metavar="FILE",
+        help="what the far end plays (default: the far end echoes what this side sends)",
+    )
+    call.add_argument("--min-mos", type=positive_float, help="fail calls under this MOS")
+    call.add_argument(
+        "--min-correlation", type=float, help="fail calls whose audio correlates less (0..1)"
+    )
+    call.add_argument("--max-delay-ms", type=positive_float, help="fail calls with more delay")
+    call.add_argument(
+        "--capture-seconds",
+        type=positive_float,
+        default=30.0,
+        help="seconds of each call kept in memory for the audio checks",
+    )
 
     return parser
 
@@ -211,7 +230,7 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
     return 0
 
 
-async def run_call(args: argparse.Namespace, options: CallOptions) -> int:
+async def run_call(args: argparse.Namespace, options: CallOptions, expect: Pcm | None) -> int:
     plan = DialPlan(
         calls=args.calls,
         concurrency=args.concurrency,
@@ -220,7 +239,14 @@ async def run_call(args: argparse.Namespace, options: CallOptions) -> int:
         agent_offers=args.agent_offers,
         name=args.name,
     )
-    dialer = Dialer(args.server, options, plan)
+    replay = Replay(
+        Thresholds(args.min_mos, args.min_correlation, args.max_delay_ms),
+        Progress(args.calls),
+        expect=expect,
+        echo=not args.silence,
+        capture_seconds=args.capture_seconds,
+    )
+    dialer = Dialer(args.server, options, plan, observer=replay)
     placing = asyncio.create_task(dialer.run())
     stop = asyncio.create_task(wait_for_signal())
     await asyncio.wait([placing, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -228,27 +254,12 @@ async def run_call(args: argparse.Namespace, options: CallOptions) -> int:
         logger.info("stopping: hanging up the calls in progress")
         await dialer.stop()
     stop.cancel()
-    reports = await placing
-    failed = [r for r in reports if not passed(r)]
-    if args.report is not None:
-        write_report(args.report, reports)
-    logger.info(
-        "%d calls, %d passed, %d failed", len(reports), len(reports) - len(failed), len(failed)
-    )
-    return 1 if failed or not reports else 0
-
-
-def passed(report: CallReport) -> bool:
-    """A call passes when it connected and carried audio both ways."""
-    return report.connected and report.audio_both_ways and report.error is None
-
-
-def write_report(path: Path, reports: list[CallReport]) -> None:
-    data: dict[str, Any] = {
-        "calls": [dict(r.to_dict(), passed=passed(r)) for r in reports],
-        "summary": {"calls": len(reports), "passed": sum(passed(r) for r in reports)},
-    }
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    await placing
+    outcomes = await replay.wait()
+    replay.write(args.report, args.junit)
+    failed = sum(not verdict.passed for _, verdict in outcomes)
+    logger.info("%d calls, %d passed, %d failed", len(outcomes), len(outcomes) - failed, failed)
+    return 1 if failed or not outcomes else 0
 
 
 async def wait_for_signal() -> None:
@@ -274,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check(parser, args)
     try:
         source = make_source(args)
+        expect = decode(args.expect) if getattr(args, "expect", None) else None
     except SourceError as exc:
         parser.exit(2, f"agent-bot: error: {exc}\n")
     if args.command == "answer" and args.workers:
@@ -283,9 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return Supervisor(sys.argv[1:] if argv is None else argv, args.workers).run()
         pin_to_core(index)
     options = CallOptions(source=source, ice_servers=args.ice_server, record_dir=args.record)
-    runner = run_answer if args.command == "answer" else run_call
     try:
-        return asyncio.run(runner(args, options))
+        if args.command == "answer":
+            return asyncio.run(run_answer(args, options))
+        return asyncio.run(run_call(args, options, expect))
     finally:
         with contextlib.suppress(Exception):
             source.close()

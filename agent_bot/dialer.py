@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agent_bot.call import Call, CallEnd, CallOptions
 from agent_bot.report import CallReport
@@ -32,6 +32,19 @@ class DialPlan:
     """Seconds to wait for an agent to accept (ringing or queued)."""
 
 
+class DialObserver(Protocol):
+    """Follows a dialer's calls (progress display, QA capture and verdicts)."""
+
+    def placing(self, index: int) -> None:
+        """Call number `index` is about to be requested."""
+
+    def answered(self, call: Call) -> None:
+        """An agent accepted; media not set up yet (taps can still be added)."""
+
+    def finished(self, report: CallReport) -> None:
+        """A call ended, or failed before it was answered."""
+
+
 class Dialer:
     """Places the calls of a `DialPlan` through the signaling server."""
 
@@ -41,12 +54,12 @@ class Dialer:
         options: CallOptions,
         plan: DialPlan,
         *,
-        on_report: Callable[[CallReport], None] | None = None,
+        observer: DialObserver | None = None,
     ) -> None:
         self.server_url = server_url
         self.options = options
         self.plan = plan
-        self.on_report = on_report
+        self.observer = observer
         self._stopping = asyncio.Event()
         self._calls: set[Call] = set()
 
@@ -57,9 +70,15 @@ class Dialer:
 
         async def one(index: int) -> CallReport:
             async with limit:
+                if self.observer is not None:
+                    self.observer.placing(index)
                 report = await self._place(index)
-            if self.on_report is not None:
-                self.on_report(report)
+            if report.connected and report.error is None and not report.audio_both_ways:
+                report.error = (
+                    "no audio received" if report.frames_received == 0 else "no audio sent"
+                )
+            if self.observer is not None:
+                self.observer.finished(report)
             return report
 
         tasks = []
@@ -97,6 +116,8 @@ class Dialer:
             call.report.times.requested = report.times.requested
             call.report.mark("accepted")
             calls[call.call_id] = call
+            if self.observer is not None:
+                self.observer.answered(call)
             if not accepted.done():
                 accepted.set_result(call)
 

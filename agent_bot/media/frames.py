@@ -37,6 +37,12 @@ class AudioSink(Protocol):
     def close(self) -> None: ...
 
 
+class AudioTap(AudioSink, Protocol):
+    """A sink that also takes the audio sent, frame by frame (recorder, QA capture)."""
+
+    def write_sent(self, pcm: Pcm) -> None: ...
+
+
 @runtime_checkable
 class SentAudio(Protocol):
     """A local track that reports the PCM of every frame it sends (for the recorder)."""

@@ -56,7 +56,7 @@ def test_sample_crosses_both_ways(bots: Bots, tmp_path: Path, agent_offers: bool
     assert caller.wait() == 0, caller.text()
     agent.wait_log("ended reason=hangup")
     [report] = load_report(tmp_path / "r.json")
-    assert report["passed"] is True
+    assert report["verdict"]["passed"] is True
     assert report["offerer"] == ("agent" if agent_offers else "customer")
 
     [agent_rec] = recordings(agent_dir)
@@ -99,7 +99,7 @@ def test_five_concurrent_calls_in_one_bot(bots: Bots, tmp_path: Path) -> None:
     calls = load_report(tmp_path / "r.json")
     assert len(calls) == 5
     assert len({c["call_id"] for c in calls}) == 5
-    assert all(c["passed"] for c in calls)
+    assert all(c["verdict"]["passed"] for c in calls)
     agent.wait_log("ended reason=hangup", count=5)
     assert len(recordings(tmp_path / "a")) == 5
 

@@ -41,7 +41,7 @@ def test_workers_share_one_name_and_split_calls(
     )  # fmt: skip
     assert caller.wait() == 0, caller.text()
     calls = json.loads((tmp_path / "r.json").read_text())["calls"]
-    assert all(c["passed"] for c in calls)
+    assert all(c["verdict"]["passed"] for c in calls)
     assert {c["peer_name"] for c in calls} == {"pool"}
     # Two workers with two slots each: four simultaneous calls need both of them.
     assert len({c["peer"] for c in calls}) == 2
@@ -65,4 +65,4 @@ def test_overloaded_agent_stops_taking_calls(
     agent.wait_log("admission available", timeout=30)
     assert second.wait() == 0, second.text()
     [report] = json.loads((tmp_path / "r.json").read_text())["calls"]
-    assert report["passed"]
+    assert report["verdict"]["passed"]
