@@ -191,13 +191,16 @@ def _match(chunk: Floats, rec: Floats, centre: int, search: int) -> tuple[int, f
     """Best (position, normalised correlation) of `chunk` in `rec` within centre ± search.
 
     Only the part of `chunk` that has received audio at `centre` is compared; None when that
-    is under half the window (missing) or silent.
+    is under half the window (missing), a pause in the reference, or silent when received.
     """
     first = max(0, -centre)
     last = min(len(chunk), len(rec) - centre)
     if last - first < len(chunk) // 2:
         return None
     part = chunk[first:last]
+    part_energy = float(np.dot(part, part))
+    if np.sqrt(part_energy / len(part)) < _SILENCE_RMS:  # what can be compared is a pause
+        return None
     lo = max(centre + first - search, 0)
     segment = rec[lo : min(centre + last + search, len(rec))]
     energy = np.concatenate(([0.0], np.cumsum(segment * segment)))
@@ -206,7 +209,7 @@ def _match(chunk: Floats, rec: Floats, centre: int, search: int) -> tuple[int, f
         return None
     n = 1 << int(np.ceil(np.log2(len(segment) + len(part))))
     dots = np.fft.irfft(np.conj(np.fft.rfft(part, n)) * np.fft.rfft(segment, n), n)
-    norm = np.sqrt(np.maximum(sliding, 1e-9) * float(np.dot(part, part)))
+    norm = np.sqrt(np.maximum(sliding, 1e-9) * part_energy)
     scores = dots[: len(sliding)] / norm
     best = int(np.argmax(scores))
     return lo + best - first, float(np.clip(scores[best], -1.0, 1.0))

@@ -116,3 +116,13 @@ def test_windows_relock_after_a_step_in_the_delay(speech: Pcm) -> None:
     assert lags[:4] == [pytest.approx(100, abs=0.1)] * 4
     assert lags[-4:] == [pytest.approx(250, abs=0.1)] * 4
     assert comparison.correlation is not None and comparison.correlation > 0.9
+
+
+def test_a_window_whose_received_part_is_a_pause_counts_as_missing(speech: Pcm) -> None:
+    # Speech only in the second half of the last window, and the recording stops mid-window.
+    reference = np.concatenate([speech[: 2 * SAMPLE_RATE], np.zeros(SAMPLE_RATE // 2, np.int16),
+                                speech[: SAMPLE_RATE // 2]])  # fmt: skip
+    received = reference[: 2 * SAMPLE_RATE + SAMPLE_RATE // 2 + 100]
+    with np.errstate(all="raise"):
+        comparison = compare(reference, received)
+    assert [w.lag_ms is None for w in comparison.windows] == [False, False, True]
