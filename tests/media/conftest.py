@@ -66,28 +66,22 @@ def lag(reference: Pcm, received: Pcm) -> int:
 
 
 def window_correlations(reference: Pcm, received: Pcm, search_ms: float = 10) -> list[float]:
-    """Normalised cross-correlation of each 1-s window of `reference` present in `received`,
+    """Normalised cross-correlation of each 1-s window of `reference` found in `received`,
     each window aligned on its own within ±`search_ms` of the overall lag."""
     offset = lag(reference, received)
     search = int(search_ms * SAMPLE_RATE / 1000)
-    ref = reference.astype(np.float64)
-    rec = received.astype(np.float64)
     scores = []
-    for start in range(0, len(ref) - SAMPLE_RATE + 1, SAMPLE_RATE):
-        chunk = ref[start : start + SAMPLE_RATE]
-        if not chunk.any():
+    for start in range(0, len(reference) - SAMPLE_RATE + 1, SAMPLE_RATE):
+        chunk = reference[start : start + SAMPLE_RATE].astype(np.float64)
+        begin = max(0, start + offset - search)
+        region = received[begin : start + offset + SAMPLE_RATE + search]
+        if not chunk.any() or len(region) < SAMPLE_RATE:
             continue
-        best = -1.0
-        for shift in range(-search, search + 1, 1):
-            begin = start + offset + shift
-            if begin < 0 or begin + SAMPLE_RATE > len(rec):
-                continue
-            other = rec[begin : begin + SAMPLE_RATE]
-            norm = np.sqrt((chunk @ chunk) * (other @ other))
-            if norm:
-                best = max(best, float(chunk @ other / norm))
-        if best > -1.0:
-            scores.append(best)
+        found = begin + lag(reference[start : start + SAMPLE_RATE], region)
+        other = received[found : found + SAMPLE_RATE].astype(np.float64)
+        norm = np.sqrt((chunk @ chunk) * (other @ other))
+        if len(other) == SAMPLE_RATE and norm:
+            scores.append(float(chunk @ other / norm))
     return scores
 
 
