@@ -44,7 +44,9 @@ class Agent:
         self.signaling.on(Event.ICE_CANDIDATE, self._on_candidate)
         self.signaling.on(Event.CALL_ENDED, self._on_call_ended)
         self.signaling.on_reconnect(self._on_reconnect)
-        self._pending: dict[str, dict[str, Any]] = {}
+        self.ringing: dict[str, dict[str, Any]] = {}
+        """Calls offered to this agent and not yet accepted or rejected, by call id."""
+        self.on_ringing: Callable[[dict[str, Any]], None] | None = None
         self.admission = Admission(limits)
         self._monitor = LoadMonitor(self.admission, self._on_admission)
 
@@ -62,7 +64,7 @@ class Agent:
 
     async def accept(self, call_id: str) -> Call | None:
         """Accept a ringing call and start it; None when it is gone or refused."""
-        incoming = self._pending.pop(call_id, None)
+        incoming = self.ringing.pop(call_id, None)
         if incoming is None:
             return None
         # The call exists before the server confirms, so that an offer or candidates racing
@@ -94,12 +96,12 @@ class Agent:
         return call
 
     async def reject(self, call_id: str) -> None:
-        if self._pending.pop(call_id, None) is not None:
+        if self.ringing.pop(call_id, None) is not None:
             await self.signaling.send(Event.CALL_REJECT, {"callId": call_id})
 
     async def _on_incoming(self, data: dict[str, Any]) -> None:
         call_id = str(data.get("callId"))
-        self._pending[call_id] = data
+        self.ringing[call_id] = data
         logger.info(
             "call=%s incoming from %s (%s), offerer=%s",
             call_id,
@@ -117,6 +119,8 @@ class Agent:
             await self.reject(call_id)
         elif self.auto_accept:
             await self.accept(call_id)
+        elif self.on_ringing is not None:
+            self.on_ringing(data)
 
     async def _on_offer(self, data: dict[str, Any]) -> None:
         call = self._call_for(data)
@@ -135,7 +139,7 @@ class Agent:
 
     async def _on_call_ended(self, data: dict[str, Any]) -> None:
         call_id = str(data.get("callId"))
-        self._pending.pop(call_id, None)
+        self.ringing.pop(call_id, None)
         call = self.calls.get(call_id)
         if call is not None:
             await call.end(str(data.get("reason", "hangup")))

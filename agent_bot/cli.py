@@ -17,6 +17,7 @@ from aiortc import RTCIceServer
 from agent_bot.admission import Limits
 from agent_bot.agent import Agent
 from agent_bot.call import CallOptions
+from agent_bot.console import Console, stdin_reader
 from agent_bot.dialer import Dialer, DialPlan
 from agent_bot.media.frames import Pcm, Source
 from agent_bot.media.sources import (
@@ -224,7 +225,12 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
     except SignalingError as exc:
         logger.error("cannot register as an agent: %s", exc.message)
         return 1
+    console = None
+    if args.manual:
+        console = asyncio.create_task(Console(agent).run(await stdin_reader()))
     await wait_for_signal()
+    if console is not None:
+        console.cancel()
     logger.info("stopping: hanging up %d calls", len(agent.calls))
     await agent.stop()
     return 0

@@ -23,7 +23,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 class Bot:
     """One `python -m agent_bot ...` process with its log file."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, *, console: bool = False) -> None:
         self.args = args
         self.log = log
         self._out = log.open("wb")
@@ -31,8 +31,14 @@ class Bot:
             [sys.executable, "-m", "agent_bot", *args],
             stdout=self._out,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if console else subprocess.DEVNULL,
         )
+
+    def type(self, line: str) -> None:
+        """Write one line to the bot's console (started with `console=True`)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -75,17 +81,23 @@ class Bots:
         self.token = token
         self.started: list[Bot] = []
 
-    def answer(self, *args: str, name: str = "answer") -> Bot:
-        bot = self.run("answer", "--token", self.token, "--name", name, *args, log=name)
+    def answer(self, *args: str, name: str = "answer", console: bool = False) -> Bot:
+        bot = self.run(
+            "answer", "--token", self.token, "--name", name, *args, log=name, console=console
+        )
         bot.wait_log("agent registered")
         return bot
 
     def call(self, *args: str, name: str = "call") -> Bot:
         return self.run("call", *args, log=name)
 
-    def run(self, command: str, *args: str, log: str) -> Bot:
+    def run(self, command: str, *args: str, log: str, console: bool = False) -> Bot:
         index = len(self.started)
-        bot = Bot([command, "--server", self.url, *args], self.tmp_path / f"{index}-{log}.log")
+        bot = Bot(
+            [command, "--server", self.url, *args],
+            self.tmp_path / f"{index}-{log}.log",
+            console=console,
+        )
         self.started.append(bot)
         return bot
 
