@@ -1,0 +1,303 @@
+"""Load runs shared by the benchmarks: an agent on its core, N calls from `caller.py`, figures.
+
+`LoadRun` starts an answering agent (the bot or the raw-aiortc baseline), waits until it is
+registered, runs the caller on the other core, samples the agent's CPU (utime + stime of its
+process tree, from /proc/PID/stat) and RSS over the caller's measured window, and judges the
+run real time or not (`Verdict`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.procs import AGENT_TOKEN, SignalingServer, free_port  # noqa: E402
+
+AGENT_CORE = 0
+CALLER_CORE = 1
+FRAME_RATE = 50
+MIN_FPS = 49.5
+"""Real time: every call receives at least this many frames in every 1-s bin."""
+MAX_GROWTH_MS = 20.0
+"""Real time: the median receive delay of the last 5 s exceeds that of the first 5 s by less."""
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine() -> str:
+    """One line: core count, CPU model, load averages right now."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} cores, {model}, load average {load_average()}"
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants alive now."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of these processes (all their threads), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def rss_mb(pids: Sequence[int]) -> float:
+    """Resident memory of these processes, in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def start_server(log_dir: Path) -> SignalingServer:
+    """The real signaling server, on a free port, without per-connection rate limits.
+
+    This process, and so the server, moves to the caller's core first.
+    """
+    os.sched_setaffinity(0, {CALLER_CORE})
+    server = SignalingServer(
+        port=free_port(),
+        log_path=log_dir / "server.log",
+        extra_args=("--rate", "100000", "--burst", "100000", "--log-level", "WARNING"),
+    )
+    server.start()
+    return server
+
+
+def health(server: SignalingServer) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as response:
+        data: dict[str, Any] = json.load(response)
+    return data
+
+
+def smoothed_bins(bins: list[int]) -> list[int]:
+    """Per-second frame counts, with one frame moved across an edge where one bin is short and
+    its neighbour over (a packet a millisecond on the other side of the bin edge)."""
+    out = list(bins)
+    for i in range(len(out) - 1):
+        if out[i] < FRAME_RATE < out[i + 1] or out[i] > FRAME_RATE > out[i + 1]:
+            step = 1 if out[i] < out[i + 1] else -1
+            out[i] += step
+            out[i + 1] -= step
+    return out
+
+
+@dataclass
+class LoadResult:
+    """One agent under N calls."""
+
+    agent: str
+    calls: int
+    connected: int
+    cpu_percent: float
+    rss_per_call_mb: float
+    min_fps: float
+    growth_ms: float
+    caller_cpu_percent: float
+    caller_lag_p99_ms: float
+    load: str
+    setup_s: float
+
+    @property
+    def realtime(self) -> bool:
+        return (
+            self.connected == self.calls
+            and self.min_fps >= MIN_FPS
+            and self.growth_ms < MAX_GROWTH_MS
+        )
+
+    @property
+    def verdict(self) -> str:
+        if self.connected < self.calls:
+            return f"FAIL ({self.calls - self.connected} not connected)"
+        if self.realtime:
+            return "real time"
+        reasons = []
+        if self.min_fps < MIN_FPS:
+            reasons.append("frames")
+        if self.growth_ms >= MAX_GROWTH_MS:
+            reasons.append("delay")
+        return f"FAIL ({', '.join(reasons)})"
+
+    @property
+    def caller_bound(self) -> bool:
+        """The caller itself ran out of CPU: the figure says little about the agent."""
+        return self.caller_cpu_percent > 90
+
+
+class LoadRun:
+    """Runs agents against one signaling server; each `measure` is one fresh agent process."""
+
+    def __init__(self, server: SignalingServer, log_dir: Path) -> None:
+        self.server = server
+        self.log_dir = log_dir
+
+    def measure(
+        self,
+        name: str,
+        agent_command: Sequence[str],
+        calls: int,
+        seconds: int,
+        caller_args: Sequence[str],
+        *,
+        agents: int = 1,
+        cores: str = str(AGENT_CORE),
+    ) -> LoadResult:
+        """Start the agent (`agents` registrations) on `cores`, load it with `calls` calls."""
+        log = (self.log_dir / f"{name}-{calls}.log").open("wb")
+        agent = subprocess.Popen(
+            ["taskset", "-c", cores, *agent_command],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self._wait_agents(agents, agent)
+            idle_rss = rss_mb(process_tree(agent.pid))
+            return self._load(name, agent, calls, seconds, caller_args=caller_args, idle=idle_rss)
+        finally:
+            stop(agent)
+            log.close()
+            self._wait_agents(0, None)
+
+    def _load(
+        self,
+        name: str,
+        agent: subprocess.Popen[bytes],
+        calls: int,
+        seconds: int,
+        *,
+        caller_args: Sequence[str],
+        idle: float,
+    ) -> LoadResult:
+        command = [
+            "taskset", "-c", str(CALLER_CORE), sys.executable, str(BENCH / "caller.py"),
+            "--server", self.server.url, "--calls", str(calls), "--seconds", str(seconds),
+            *caller_args,
+        ]  # fmt: skip
+        caller = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert caller.stdout is not None
+        cpu0 = t0 = rss = 0.0
+        summary: dict[str, Any] = {}
+        for line in caller.stdout:
+            if line.startswith("window-start"):
+                cpu0, t0 = cpu_seconds(process_tree(agent.pid)), time.monotonic()
+            elif line.startswith("window-end"):
+                pids = process_tree(agent.pid)
+                cpu = (cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
+                rss = rss_mb(pids)
+            elif line.startswith("{"):
+                summary = json.loads(line)
+        if caller.wait() != 0 or not summary:
+            raise RuntimeError(f"the caller failed (exit {caller.returncode})")
+        per_call = [c for c in summary["per_call"] if c["error"] is None]
+        fps = [min(smoothed_bins(c["bins"]), default=0) for c in per_call]
+        growth = [c["growth_ms"] for c in per_call if c["growth_ms"] is not None]
+        return LoadResult(
+            agent=name,
+            calls=calls,
+            connected=summary["connected"],
+            cpu_percent=100 * cpu,
+            rss_per_call_mb=(rss - idle) / calls,
+            min_fps=min(fps, default=0),
+            growth_ms=max(growth, default=float("inf")),
+            caller_cpu_percent=summary["cpu_percent"],
+            caller_lag_p99_ms=summary["lag_p99_ms"],
+            load=load_average(),
+            setup_s=summary["setup_s"],
+        )
+
+    def _wait_agents(self, count: int, proc: subprocess.Popen[bytes] | None) -> None:
+        deadline = time.monotonic() + 30
+        while health(self.server)["agents"] != count:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the agent exited with code {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server never showed {count} agents")
+            time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 20 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def bot_command(server: SignalingServer, calls: int, *source: str) -> list[str]:
+    """`agent-bot answer` for `calls` calls, admission limits out of the way (measured here)."""
+    command = [
+        sys.executable, "-m", "agent_bot", "--log-level", "WARNING", "answer",
+        "--server", server.url, "--token", AGENT_TOKEN, "--name", "bench",
+        "--max-calls", str(calls), *source,
+    ]  # fmt: skip
+    if "--max-cpu" in bot_help():
+        command += ["--max-cpu", "100000", "--max-lag-ms", "100000"]
+    return command
+
+
+def bot_help() -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "agent_bot", "answer", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+
+
+def raw_command(server: SignalingServer, calls: int) -> list[str]:
+    """The raw-aiortc baseline answerer for `calls` calls."""
+    return [
+        sys.executable, str(BENCH / "raw_agent.py"), "--server", server.url,
+        "--token", AGENT_TOKEN, "--max-calls", str(calls),
+    ]  # fmt: skip

@@ -1,0 +1,92 @@
+"""Worker scaling: total real-time calls of `agent-bot answer --workers 1` vs `--workers 2`.
+
+Each `--workers W` run registers W echo workers (`--echo`, per-call encoding) behind one name,
+each pinned by the bot to its own core and taking at most ceil(N / W) calls, so the server
+spreads N calls over them. For each N of the sweep the caller (`caller.py`, core 1) loads the
+pool for `--seconds`; the figures are summed over the whole process tree. Capacity is the
+largest real-time N; the ratio capacity(2) / capacity(1) has a target of ≥ 1.8.
+
+On a 2-core machine the caller and the signaling server share core 1 with worker 2: the
+`--workers 2` figure is then a lower bound (the table shows the caller's own CPU).
+
+    ./run bench workers [--seconds 30] [--sweep1 20,30,40,50] [--sweep2 40,60,80,100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+from calls_per_core import HEADER, SAMPLE, capacity, row, seconds_arg, sweep_list
+from load import LoadResult, LoadRun, bot_command, bot_help, machine, start_server
+
+TARGET = 1.8
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="./run bench workers", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--seconds", type=seconds_arg, default=30, help="measured window per N")
+    parser.add_argument("--sweep1", type=sweep_list, default=sweep_list("20,30,40,50"))
+    parser.add_argument("--sweep2", type=sweep_list, default=sweep_list("40,60,80,100"))
+    return parser.parse_args(argv)
+
+
+def run_pool(run: LoadRun, workers: int, counts: list[int], seconds: int) -> list[LoadResult]:
+    """Load a pool of `workers` with each N in turn; stop after two failures in a row."""
+    results: list[LoadResult] = []
+    failures = 0
+    cores = ",".join(str(core) for core in range(workers))
+    for calls in counts:
+        if failures >= 2:
+            break
+        command = bot_command(
+            run.server, math.ceil(calls / workers), "--echo", "--workers", str(workers)
+        )
+        result = run.measure(
+            f"workers={workers}",
+            command,
+            calls,
+            seconds,
+            ["--play", str(SAMPLE), "--delay", "echo"],
+            agents=workers,
+            cores=cores,
+        )
+        print(row(result), flush=True)
+        results.append(result)
+        failures = 0 if result.realtime else failures + 1
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if "--workers" not in bot_help():
+        print("agent-bot answer has no --workers option yet: nothing to measure", file=sys.stderr)
+        return 1
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        server = start_server(Path(tmp))
+        try:
+            run = LoadRun(server, Path(tmp))
+            print(HEADER, flush=True)
+            one = capacity(run_pool(run, 1, args.sweep1, args.seconds))
+            two = capacity(run_pool(run, 2, args.sweep2, args.seconds))
+        finally:
+            server.stop()
+    print()
+    print(f"capacity --workers 1: {one} calls; --workers 2: {two} calls")
+    if one:
+        ratio = two / one
+        verdict = "met" if ratio >= TARGET else "MISSED"
+        print(f"ratio workers 2 / workers 1: {ratio:.2f} (target ≥ {TARGET}: {verdict})")
+    else:
+        print("ratio: --workers 1 held no calls in real time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
