@@ -14,7 +14,8 @@ arrive; the sound device pulls blocks of any size. The buffer
   `CATCH_UP_PPM` faster (a brief pitch shift), or by dropping any frame when the excess passes
   `HARD_EXCESS_MS`;
 - follows the drift between the sender's clock and the device's clock by resampling with a
-  ratio within `MAX_RATIO_PPM` of 1, set from the depth error.
+  ratio within `MAX_RATIO_PPM` of 1, set from the depth error by a proportional-integral
+  control (the integral is the drift estimate, so a steady drift leaves no steady error).
 
 Depth is measured per arriving packet against the count of samples output so far (the device
 clock), so the playout's own corrections never distort the jitter measurement. Pure: no I/O,
@@ -50,13 +51,17 @@ SOFT_EXCESS_MS = 15.0
 QUIET_RMS = 330.0
 """A frame quieter than this (about -40 dBFS) may be dropped to catch up."""
 
-MAX_RATIO_PPM = 1000.0
-"""Largest resampling correction: covers the ±300 ppm of real sound cards with room to converge."""
+MAX_RATIO_PPM = 500.0
+"""Largest drift correction: covers the ±300 ppm of real sound cards with room to converge."""
 
-RATIO_TIME_CONSTANT_S = 4.0
-"""A depth error of e samples sets the ratio to 1 + e / (rate × this), within the limit."""
+RATIO_TIME_CONSTANT_S = 10.0
+"""Proportional term: a depth error of e seconds adds e / this to the ratio."""
 
-CATCH_UP_PPM = 20_000.0
+DRIFT_TIME_CONSTANT_S = 120.0
+"""Integral term (the drift estimate): gains e × dt / (this × `RATIO_TIME_CONSTANT_S`) per
+pull. Slow, so transients (start, bursts) barely move it; a steady drift it learns in minutes."""
+
+CATCH_UP_PPM = 5_000.0
 """Largest speed-up while the depth exceeds the target by more than `SOFT_EXCESS_MS`."""
 
 CATCH_UP_TIME_CONSTANT_S = 0.5
@@ -136,6 +141,7 @@ class PlayoutBuffer:
         self._seam: Pcm | None = None
         self._held = 0
         self._block = 0
+        self._drift = 0.0
 
     def put(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
         """Adds one received packet (16-bit `seq`, 32-bit `timestamp`, `arrival` in seconds)."""
@@ -169,7 +175,7 @@ class PlayoutBuffer:
             self._output += max(samples, 0)
             return np.zeros(max(samples, 0), dtype=np.int16)
         self._block = max(self._block, samples)
-        ratio = self._ratio(self._depth() - self._target())
+        ratio = self._ratio(self._depth() - self._target(), samples)
         positions = self._frac + ratio * np.arange(samples)
         needed = int(positions[-1]) + 2
         while len(self._pending) < needed:
@@ -188,11 +194,16 @@ class PlayoutBuffer:
         pcm: Pcm = np.clip(np.rint(out), -32768, 32767).astype(np.int16)
         return pcm
 
-    @staticmethod
-    def _ratio(error: float) -> float:
-        """Playout speed for a depth error (samples): drift tracking, plus catch-up if large."""
+    def _ratio(self, error: float, samples: int) -> float:
+        """Playout speed for a depth error (samples) over the next `samples`: drift tracking,
+        plus catch-up if the error is large."""
         limit = MAX_RATIO_PPM / 1e6
-        ratio = 1.0 + float(np.clip(error / (SAMPLE_RATE * RATIO_TIME_CONSTANT_S), -limit, limit))
+        seconds = error / SAMPLE_RATE
+        self._drift += (
+            seconds * samples / SAMPLE_RATE / (RATIO_TIME_CONSTANT_S * DRIFT_TIME_CONSTANT_S)
+        )
+        self._drift = float(np.clip(self._drift, -limit, limit))
+        ratio = 1.0 + float(np.clip(seconds / RATIO_TIME_CONSTANT_S + self._drift, -limit, limit))
         excess = error - SOFT_EXCESS_MS * SAMPLES_PER_MS
         if excess > 0:
             ratio += min(excess / (SAMPLE_RATE * CATCH_UP_TIME_CONSTANT_S), CATCH_UP_PPM / 1e6)
@@ -204,7 +215,8 @@ class PlayoutBuffer:
         self._marks_sum = 0
         self._next_seq = self._high_seq = seq
         self._next_ts = self._high_ts = timestamp
-        lead = int(SAFETY_MS * 2 * SAMPLES_PER_MS)
+        # start at the depth the target would ask for without jitter
+        lead = self._block + int(SAFETY_MS * SAMPLES_PER_MS)
         self._pending = np.zeros(lead, dtype=np.float32)
         self._frac = 0.0
         self._last_transit = None

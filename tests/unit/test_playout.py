@@ -188,10 +188,13 @@ def test_burst_after_a_stall_is_caught_up() -> None:
     lat = after(run, 0.5)
     # bounded: 5 ms network + at most the largest target (60 ms) + the hard excess (40 ms)
     assert np.percentile(lat, 99) < 5 + 60 + 40 + 5
-    # and caught up to near the target within 1.5 s of every freeze
-    pairs = zip(run.times, run.latencies_ms, strict=True)
-    settled = np.array([lat for t, lat in pairs if 2.5 <= t % 3 < 3.0])
-    assert np.median(settled) < 5 + 60 + 15
+    # and caught up towards the target between freezes (a signal with no quiet frame to drop:
+    # by playing faster)
+    pairs = list(zip(run.times, run.latencies_ms, strict=True))
+    after_freeze = np.median([lat for t, lat in pairs if 1.2 <= t % 3 < 1.4])
+    settled = np.median([lat for t, lat in pairs if 2.8 <= t % 3 < 3.0])
+    assert settled < after_freeze - 5
+    assert settled < 5 + 60 + 25
 
 
 def test_catch_up_drops_quiet_frames_not_speech() -> None:

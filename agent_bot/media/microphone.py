@@ -1,0 +1,180 @@
+"""The microphone: a sound device's input sent as the local track of the call in focus.
+
+A sounddevice `InputStream` (48 kHz mono, 20 ms blocks) hands each block to the event loop,
+where it joins the queue of the newest live track (`create_track`: one call at a time has the
+microphone; the other tracks send silence). A track sends its queued frames as they come,
+paced by the microphone, and silence on its own 20 ms schedule when the microphone is late by
+more than `MIC_GRACE_SECONDS` (device missing, busy, vanished): the call never has a gap. The
+queue is bounded (`QUEUE_FRAMES`): if the event loop stalls, the oldest frames are dropped and
+counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+
+from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, sd
+from agent_bot.media.frames import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Pcm, PcmListener
+from agent_bot.media.sources import audio_frame
+
+logger = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 5
+"""Frames (100 ms) a track holds at most; beyond that the oldest are dropped."""
+
+MIC_GRACE_SECONDS = 0.04
+"""How late a microphone frame may be before the track sends silence instead."""
+
+SILENCE: Pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+
+LEVEL_FRAMES = 5
+"""The RMS level is averaged over about this many frames (100 ms)."""
+
+
+class MicrophoneTrack(MediaStreamTrack):
+    """One call's audio track from the microphone: 20 ms mono frames, no gaps."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: collections.deque[Pcm] = collections.deque()
+        self._ready = asyncio.Event()
+        self._deadline: float | None = None
+        self._pts = 0
+        self._listeners: list[PcmListener] = []
+        self._mean_square = 0.0
+        self.dropped = 0
+        """Frames dropped because the queue was full (the event loop stalled)."""
+        self.silent = 0
+        """Frames of silence sent because the microphone had nothing."""
+
+    @property
+    def rms(self) -> float:
+        """RMS level (full scale = 1.0) sent over the last ~100 ms."""
+        return float(np.sqrt(self._mean_square))
+
+    def add_sent_listener(self, listener: PcmListener) -> None:
+        self._listeners.append(listener)
+
+    def push(self, pcm: Pcm) -> None:
+        """Queues one microphone frame (on the event loop)."""
+        if len(self._frames) >= QUEUE_FRAMES:
+            self._frames.popleft()
+            self.dropped += 1
+        self._frames.append(pcm)
+        self._ready.set()
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        deadline = self._deadline if self._deadline is not None else now + MIC_GRACE_SECONDS
+        while not self._frames and self.readyState == "live":
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                break
+        now = time.monotonic()
+        if self._frames:
+            pcm = self._frames.popleft()
+            self._deadline = now + FRAME_SECONDS + MIC_GRACE_SECONDS
+        else:
+            pcm = SILENCE
+            self.silent += 1
+            following = deadline + FRAME_SECONDS
+            self._deadline = following if following > now else now + FRAME_SECONDS
+        frame = audio_frame(pcm, self._pts)
+        self._pts += len(pcm)
+        level = float(np.mean(np.square(pcm, dtype=np.float64))) / 32768.0**2
+        self._mean_square += (level - self._mean_square) / LEVEL_FRAMES
+        for listener in self._listeners:
+            listener(pcm)
+        return frame
+
+
+class Microphone:
+    """A `Source` whose tracks send an input device (index, name substring, or default)."""
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        retries: int = RETRIES,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        self._keeper = DeviceKeeper(
+            "microphone", device, "input", self._open, retries=retries, retry_seconds=retry_seconds
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._track: MicrophoneTrack | None = None
+        self._mean_square = 0.0
+
+    @property
+    def device(self) -> DeviceKeeper:
+        return self._keeper
+
+    @property
+    def rms(self) -> float:
+        """RMS level (full scale = 1.0) the device captured over the last ~100 ms."""
+        return float(np.sqrt(self._mean_square))
+
+    def start(self) -> None:
+        """Opens the device (on the running event loop); failures are logged and retried."""
+        self._loop = asyncio.get_running_loop()
+        self._keeper.start()
+
+    def create_track(self) -> MicrophoneTrack:
+        """A new track, which takes the microphone from the previous one."""
+        self.start()
+        track = MicrophoneTrack()
+        self._track = track
+        return track
+
+    def close(self) -> None:
+        self._keeper.close()
+        self._track = None
+
+    def _open(self, index: int, on_stop: Any) -> sd.InputStream:
+        stream = sd.InputStream(
+            device=index,
+            samplerate=SAMPLE_RATE,
+            channels=1,
+            dtype="int16",
+            blocksize=FRAME_SAMPLES,
+            latency="low",
+            callback=self._callback,
+            finished_callback=on_stop,
+        )
+        stream.start()
+        return stream
+
+    def _callback(self, indata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
+        pcm: Pcm = indata[:, 0].copy()
+        level = float(np.mean(np.square(pcm, dtype=np.float64))) / 32768.0**2
+        self._mean_square += (level - self._mean_square) / LEVEL_FRAMES
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._deliver, pcm)
+        except RuntimeError:  # the event loop is closed
+            return
+
+    def _deliver(self, pcm: Pcm) -> None:
+        track = self._track
+        if track is not None and track.readyState == "live":
+            track.push(pcm)

@@ -1,0 +1,97 @@
+"""Received RTP audio packets, taken before aiortc's jitter buffer, and their Opus decoding.
+
+aiortc's `RTCRtpReceiver` puts audio through a `JitterBuffer(capacity=16, prefetch=4)` that
+starts at 80 ms, never shrinks, grows by 200 ms after one loss and conceals nothing. The
+speaker needs each packet as it arrives instead. The patch point is the per-receiver method
+`RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)`, which the DTLS transport awaits
+for every SRTP packet routed to that receiver: `tap_rtp` replaces it *on one instance* with a
+wrapper that hands the Opus packets to a listener, then calls the original, so aiortc's own
+track (recorder, echo, stats) keeps working unchanged. The codec map of the receiver is read
+from its private `_RTCRtpReceiver__codecs`. Both are checked against the aiortc versions this
+was written for (`TAPPED_AIORTC`); another version refuses the tap with `RtpTapError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiortc
+import av
+import numpy as np
+
+from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm
+
+logger = logging.getLogger(__name__)
+
+TAPPED_AIORTC = ("1.16.",)
+"""aiortc versions whose `RTCRtpReceiver` internals `tap_rtp` was checked against."""
+
+PacketListener = Callable[[int, int, float, bytes], None]
+"""(sequence number, RTP timestamp, arrival time in seconds, Opus payload)."""
+
+
+class RtpTapError(RuntimeError):
+    """The receiver cannot be tapped (an aiortc version whose internals were not checked)."""
+
+
+def tap_rtp(receiver: Any, listener: PacketListener) -> None:
+    """Hands every Opus packet `receiver` gets to `listener`, before aiortc's jitter buffer."""
+    if not aiortc.__version__.startswith(TAPPED_AIORTC):
+        raise RtpTapError(f"aiortc {aiortc.__version__} is not one the RTP tap was checked on")
+    original: Callable[[Any, int], Awaitable[None]] = receiver._handle_rtp_packet
+    codecs: dict[int, Any] = receiver._RTCRtpReceiver__codecs
+
+    async def tapped(packet: Any, arrival_time_ms: int) -> None:
+        codec = codecs.get(packet.payload_type)
+        if codec is not None and codec.name.lower() == "opus" and packet.payload:
+            listener(
+                packet.sequence_number, packet.timestamp, arrival_time_ms / 1000, packet.payload
+            )
+        await original(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = tapped
+
+
+class OpusDecoder:
+    """Decodes Opus packets to mono 48 kHz PCM; conceals a lost packet with Opus's own PLC.
+
+    PLC is reached through PyAV by decoding a packet made of the last packet's TOC byte with
+    frame-count code 0 and no frame data: libopus treats a frame of length ≤ 1 as lost and
+    conceals exactly the duration the TOC names.
+    """
+
+    def __init__(self) -> None:
+        self._codec = av.CodecContext.create("libopus", "r")
+        self._codec.format = "s16"
+        self._codec.layout = "mono"
+        self._codec.sample_rate = SAMPLE_RATE
+        self._toc: int | None = None
+        self.errors = 0
+
+    def decode(self, payload: bytes) -> Pcm:
+        pcm = self._decode(payload)
+        if pcm is None:
+            return self.conceal()
+        self._toc = payload[0] & 0xFC
+        return pcm
+
+    def conceal(self) -> Pcm:
+        if self._toc is not None:
+            pcm = self._decode(bytes([self._toc]))
+            if pcm is not None:
+                return pcm
+        return np.zeros(FRAME_SAMPLES, dtype=np.int16)
+
+    def _decode(self, data: bytes) -> Pcm | None:
+        try:
+            frames = self._codec.decode(av.Packet(data))
+        except av.FFmpegError as exc:
+            self.errors += 1
+            logger.debug("opus decode failed: %s", exc)
+            return None
+        if not frames:
+            return None
+        pcm: Pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+        return pcm

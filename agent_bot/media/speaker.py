@@ -1,0 +1,188 @@
+"""The speaker: plays one call's received audio on a sound device, with bounded latency.
+
+The call on the speaker gets a `PlayoutBuffer` fed straight from its RTP packets
+(`attach_speaker`, through `rtpreceiver.tap_rtp`); a sounddevice `OutputStream` (48 kHz mono,
+10 ms blocks, low latency) pulls from it. One call at a time is on the speaker: the newest
+attached one; the others keep their own sinks (recorder) and are not played. When the device
+is missing, busy or vanishes, the call goes on and the speaker retries (see `DeviceKeeper`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, sd
+from agent_bot.media.frames import SAMPLE_RATE, Pcm
+from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
+from agent_bot.media.rtpreceiver import OpusDecoder, tap_rtp
+
+logger = logging.getLogger(__name__)
+
+BLOCK_SAMPLES = 480
+"""10 ms device blocks: PulseAudio then reports 20 ms of output latency."""
+
+LEVEL_BLOCKS = 10
+"""The RMS level is averaged over about this many blocks (100 ms)."""
+
+SKIP_TOLERANCE_S = 0.002
+"""A block due this much later than the previous one ended means the device played silence in
+between (an underflow: the callback was late); the audio of that time is skipped."""
+
+MAX_SKIP_S = 1.0
+
+
+class Speaker:
+    """Plays the call in focus on an output device (index, name substring, or default)."""
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        retries: int = RETRIES,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        self._keeper = DeviceKeeper(
+            "speaker", device, "output", self._open, retries=retries, retry_seconds=retry_seconds
+        )
+        self._lock = threading.Lock()
+        self._call_id: str | None = None
+        self._buffer: PlayoutBuffer | None = None
+        self._mean_square = 0.0
+        self.underflows = 0
+        """Device blocks PortAudio reported as output underflow."""
+        self.skipped = 0
+        """Samples of audio skipped because the device played silence instead (underflows)."""
+        self._next_dac = 0.0
+
+    @property
+    def call_id(self) -> str | None:
+        """The call on the speaker."""
+        return self._call_id
+
+    @property
+    def running(self) -> bool:
+        """Whether the device is open and playing."""
+        return self._keeper.running
+
+    @property
+    def device(self) -> DeviceKeeper:
+        return self._keeper
+
+    def start(self) -> None:
+        """Opens the device (on the running event loop); failures are logged and retried."""
+        self._keeper.start()
+
+    def close(self) -> None:
+        """Closes the device; the call on the speaker is taken off."""
+        self._keeper.close()
+        if self._call_id is not None:
+            self.disconnect(self._call_id)
+
+    def connect(self, call_id: str) -> None:
+        """Puts `call_id` on the speaker, with a fresh playout buffer."""
+        with self._lock:
+            previous = self._call_id
+            self._call_id = call_id
+            self._buffer = PlayoutBuffer(OpusDecoder())
+            self._mean_square = 0.0
+        if previous is not None:
+            logger.info("call %s: taken off the speaker by call %s", previous, call_id)
+        logger.info("call %s: on the speaker", call_id)
+
+    def disconnect(self, call_id: str) -> None:
+        """Takes `call_id` off the speaker (nothing if it is not on it)."""
+        with self._lock:
+            if self._call_id != call_id:
+                return
+            buffer, self._buffer, self._call_id = self._buffer, None, None
+            self._mean_square = 0.0
+        if buffer is not None:
+            logger.info("call %s: off the speaker; playout %s", call_id, _summary(buffer.stats))
+
+    def put(self, call_id: str, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
+        """One received Opus packet of `call_id` (ignored unless that call is on the speaker)."""
+        if not self._keeper.running:
+            return  # nothing plays: the device is reopened with a fresh buffer
+        with self._lock:
+            if self._call_id == call_id and self._buffer is not None:
+                self._buffer.put(seq, timestamp, arrival, payload)
+
+    def stats(self, call_id: str) -> PlayoutStats | None:
+        """Playout figures of `call_id` while it is on the speaker."""
+        with self._lock:
+            return self._buffer.stats if self._call_id == call_id and self._buffer else None
+
+    def rms(self, call_id: str) -> float:
+        """RMS level (full scale = 1.0) played for `call_id` over the last ~100 ms."""
+        return float(np.sqrt(self._mean_square)) if self._call_id == call_id else 0.0
+
+    def _open(self, index: int, on_stop: Any) -> sd.OutputStream:
+        self._next_dac = 0.0
+        with self._lock:
+            if self._call_id is not None:
+                self._buffer = PlayoutBuffer(OpusDecoder())
+        stream = sd.OutputStream(
+            device=index,
+            samplerate=SAMPLE_RATE,
+            channels=1,
+            dtype="int16",
+            blocksize=BLOCK_SAMPLES,
+            latency="low",
+            callback=self._callback,
+            finished_callback=on_stop,
+        )
+        stream.start()
+        return stream
+
+    def _callback(self, outdata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
+        if status.output_underflow:
+            self.underflows += 1
+        dac = float(time.outputBufferDacTime)
+        missed = dac - self._next_dac if self._next_dac > 0 else 0.0
+        self._next_dac = dac + frames / SAMPLE_RATE
+        with self._lock:
+            if self._buffer is not None and SKIP_TOLERANCE_S < missed < MAX_SKIP_S:
+                # keep the playout on the device's clock: what should have played is gone
+                skip = round(missed * SAMPLE_RATE)
+                self._buffer.pull(skip)
+                self.skipped += skip
+            pcm = self._buffer.pull(frames) if self._buffer is not None else None
+        if pcm is None:
+            outdata.fill(0)
+            return
+        outdata[:, 0] = pcm
+        self._mean_square += (_mean_square(pcm) - self._mean_square) / LEVEL_BLOCKS
+
+
+def attach_speaker(receiver: Any, speaker: Speaker, call_id: str) -> None:
+    """Puts the call received by `receiver` (an aiortc `RTCRtpReceiver`) on `speaker`.
+
+    Its packets go to the speaker's playout buffer, bypassing aiortc's jitter buffer; the
+    receiver's track keeps working for other sinks. Call `speaker.disconnect(call_id)` when
+    the call ends (also done when the receiver's track ends).
+    """
+    speaker.connect(call_id)
+
+    def on_packet(seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
+        speaker.put(call_id, seq, timestamp, arrival, payload)
+
+    tap_rtp(receiver, on_packet)
+    track = receiver.track
+    if track is not None:
+        track.on("ended", lambda: speaker.disconnect(call_id))
+
+
+def _mean_square(pcm: Pcm) -> float:
+    return float(np.mean(np.square(pcm, dtype=np.float64))) / 32768.0**2 if len(pcm) else 0.0
+
+
+def _summary(stats: PlayoutStats) -> str:
+    return (
+        f"played={stats.played} lost={stats.lost} concealed={stats.concealed} "
+        f"underruns={stats.underruns} late={stats.late} dropped={stats.dropped} "
+        f"target={stats.target_ms:.0f}ms jitter={stats.jitter_ms:.1f}ms"
+    )

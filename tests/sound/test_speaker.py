@@ -1,0 +1,73 @@
+"""The caller's audio on the speaker: real aiortc peers, a real PulseAudio null sink."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agent_bot.media.frames import SAMPLE_RATE
+from agent_bot.media.sources import FileSource
+from agent_bot.media.speaker import Speaker, attach_speaker
+from agent_bot.qa.comparison import compare
+from tests.sound.peers import Received, SentLog, connect
+from tests.sound.pulse import Monitor, PulseDaemon
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "hello-48k.wav"
+
+WINDOW_S = 0.25
+"""Correlation windows, each aligned on its own: drift compensation resamples by up to 500 ppm,
+which over 1-s windows alone would cost correlation on a signal that is otherwise intact."""
+
+logger = logging.getLogger(__name__)
+
+
+async def until(condition: object, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await asyncio.sleep(0.02)
+
+
+def heard(monitor: Monitor, sent: SentLog) -> np.ndarray:
+    """The monitor's recording from the moment the first frame was sent."""
+    assert sent.first is not None
+    start = max(0, round((sent.first - monitor.time_of(0)) * SAMPLE_RATE))
+    return monitor.pcm()[start:]
+
+
+async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
+    monitor = pulse.monitor()
+    speaker = Speaker()
+    speaker.start()
+    await until(lambda: speaker.running)
+    source = FileSource(SAMPLE)
+    track = source.create_track()
+    sent = SentLog()
+    track.add_sent_listener(sent)
+    call = await connect(track)
+    attach_speaker(call.receiver, speaker, "call-1")
+    received = Received(call.remote)  # aiortc's own track keeps working for other sinks
+    await asyncio.wait_for(track.ended.wait(), source.duration + 10)
+    await asyncio.sleep(0.3)
+    stats = speaker.stats("call-1")
+    level = speaker.rms("call-1")
+    await call.close()
+    speaker.close()
+    monitor.stop()
+
+    result = compare(sent.pcm(), heard(monitor, sent), window_s=WINDOW_S)
+    logger.info(
+        "send → monitor delay %.1f ms, correlation %.3f", result.delay_ms, result.correlation
+    )
+    assert result.correlation is not None and result.correlation >= 0.9
+    assert result.delay_ms is not None and 0 < result.delay_ms < 1000
+    assert stats is not None and stats.played > 0.9 * source.duration / 0.02
+    assert stats.lost == stats.late == 0
+    assert received.chunks, "aiortc's track went on delivering frames"
+    assert speaker.rms("call-1") == 0.0  # off the speaker once closed
+    assert level > 0.0
