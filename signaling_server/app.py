@@ -75,8 +75,10 @@ class SignalingServer:
         self.settings = settings
         self.pairing = Pairing(store or MemoryStore())
         self.metrics = Metrics()
+        # async_handlers=False: a connection's events are handled one after the other, in the
+        # order sent (an offer is relayed before the candidates that follow it).
         self.sio = socketio.AsyncServer(
-            async_mode="aiohttp", max_http_buffer_size=MAX_MESSAGE_BYTES
+            async_mode="aiohttp", max_http_buffer_size=MAX_MESSAGE_BYTES, async_handlers=False
         )
         self._sessions: dict[str, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -249,6 +251,7 @@ class SignalingServer:
             to=message.targetUserId,
         )
         self.metrics.inc("relayed_messages_total", event=event)
+        log.debug("call %s: %s relayed %s -> %s", call_id, event, session.sid, message.targetUserId)
         return {"callId": call_id}
 
     # --- effects -----------------------------------------------------------------------------

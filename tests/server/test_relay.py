@@ -87,3 +87,17 @@ async def test_spoof_attempts_are_refused(clients: Clients) -> None:
     assert ack["error"]["code"] == "not-your-peer"
     for client in (agent, customer, other_agent, other_customer, stranger):
         await client.expect_nothing(0.1)
+
+
+async def test_one_senders_messages_arrive_in_order(clients: Clients) -> None:
+    agent, customer, _ = await connected_call(clients)
+    await customer.sio.emit("offer", {"offer": {"type": "offer", "sdp": SDP + "a=x\r\n" * 2000},
+                                      "targetUserId": agent.sid})  # fmt: skip
+    for index in range(30):
+        candidate = CANDIDATE | {"sdpMLineIndex": index}
+        await customer.sio.emit(
+            "ice-candidate", {"candidate": candidate, "targetUserId": agent.sid}
+        )
+    await agent.expect("offer")
+    received = [(await agent.expect("ice-candidate"))["candidate"] for _ in range(30)]
+    assert [c["sdpMLineIndex"] for c in received] == list(range(30))
