@@ -207,7 +207,7 @@ export class Call extends EventTarget {
     this.pc.addEventListener("connectionstatechange", () => {
       const state = this.pc.connectionState;
       if (state === "connected") {
-        this.mark("connected");
+        this.timings.connected ??= performance.now();
         this.setState("connected");
       } else if (state === "disconnected") {
         this.setState("reconnecting");

@@ -150,3 +150,35 @@ async def test_unreachable_server_is_explained(
     await expect(customer.alert).to_contain_text("Could not reach the call service")
     await customer.wait_state("idle")
     await expect(customer.page.get_by_role("button", name="Call an agent")).to_be_enabled()
+
+
+async def test_blocked_signaling_connection_is_explained(
+    launch_chromium: LaunchChromium, signaling_server: SignalingServer
+) -> None:
+    customer = await CustomerPage.open(await launch_chromium(), signaling_server.url)
+    # The page and /config load, but no Socket.IO connection gets through.
+    await customer.page.route("**/socket.io/**", lambda route: route.abort())
+    await customer.call()
+    await expect(customer.alert).to_have_text(
+        "Could not reach the call service. Check your network connection and try again."
+    )
+    await customer.wait_state("ended")
+    await expect(customer.page.get_by_role("button", name="Call an agent")).to_be_enabled()
+
+
+async def test_lost_signaling_mid_call_is_explained(
+    launch_chromium: LaunchChromium, signaling_server: SignalingServer
+) -> None:
+    alice = await agent(signaling_server)
+    customer = await CustomerPage.open(await launch_chromium(), signaling_server.url)
+    await customer.call()
+    incoming = await alice.expect("incoming-call")
+    await alice.call("call-accept", {"callId": incoming["callId"]})
+    await customer.wait_state("media")
+    signaling_server.kill()
+    await customer.wait_state("ended")
+    await expect(customer.alert).to_have_text("The connection to the call service was lost.")
+    await expect(customer.status).to_have_text(
+        "Call ended: the connection to the call service was lost."
+    )
+    await alice.close()
