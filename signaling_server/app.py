@@ -123,16 +123,20 @@ class SignalingServer:
             log.info("connection %s refused: %s", sid, exc.error_args["message"])
             raise
         role = Role(parsed.role)
+        try:
+            if isinstance(parsed, AgentAuth):
+                await self.pairing.add_agent(sid, parsed.name, parsed.maxCalls)
+                # The client learns it is connected after this handler returns: ring it after.
+                self._spawn(self.pairing.dispatch)
+            else:
+                await self.pairing.add_customer(sid, parsed.name)
+        except Exception:
+            log.exception("connection %s: registering the %s failed", sid, role)
+            raise socketio.exceptions.ConnectionRefusedError("internal error") from None
         bucket = TokenBucket(self.settings.rate, self.settings.burst)
         self._sessions[sid] = Session(sid, role, parsed.name, bucket)
         self.metrics.inc("connections_total", role=role)
         log.info("%s %s connected: %r", role, sid, parsed.name)
-        if isinstance(parsed, AgentAuth):
-            await self.pairing.add_agent(sid, parsed.name, parsed.maxCalls)
-            # The client is told it is connected after this handler returns: ring it after that.
-            self._spawn(self.pairing.dispatch)
-        else:
-            await self.pairing.add_customer(sid, parsed.name)
         return True
 
     def _authenticate(self, environ: dict[str, Any], auth: Any) -> AgentAuth | CustomerAuth:
@@ -171,12 +175,15 @@ class SignalingServer:
         if session is None:
             return None
         log.info("%s %s disconnected (%s)", session.role, sid, args[0] if args else "")
-        await self._deliver(await self.pairing.remove(sid))
+        try:
+            await self._deliver(await self.pairing.remove(sid))
+        except Exception:
+            log.exception("%s %s: ending its calls failed", session.role, sid)
         return None
 
     # --- events ------------------------------------------------------------------------------
 
-    async def _dispatch(self, event: Event, handler: Handler, sid: str, *args: Any) -> Ack:
+    async def _dispatch(self, event: str, handler: Handler, sid: str, *args: Any) -> Ack:
         """Run one event's handler; every outcome becomes an acknowledgement."""
         try:
             session = self._sessions.get(sid)
@@ -191,7 +198,7 @@ class SignalingServer:
         except ProtocolError as exc:
             self.metrics.inc("errors_total", code=exc.code)
             level = logging.DEBUG if exc.code is ErrorCode.RATE_LIMITED else logging.INFO
-            log.log(level, "%s from %s refused: %s: %s", event, sid, exc.code, exc.message)
+            log.log(level, "%.64r from %s refused: %s: %s", event, sid, exc.code, exc.message)
             return exc.ack()
         except Exception:
             self.metrics.inc("errors_total", code=ErrorCode.INTERNAL)
@@ -199,13 +206,11 @@ class SignalingServer:
             return error_ack(ErrorCode.INTERNAL, "internal error (logged by the server)")
 
     async def _unknown(self, event: Any, sid: str, *args: Any) -> Ack:
-        session = self._sessions.get(sid)
-        if session is not None and not session.bucket.take():
-            self.metrics.inc("errors_total", code=ErrorCode.RATE_LIMITED)
-            return error_ack(ErrorCode.RATE_LIMITED, "too many events")
-        self.metrics.inc("errors_total", code=ErrorCode.UNKNOWN_EVENT)
-        log.info("unknown event %.64r from %s", event, sid)
-        return error_ack(ErrorCode.UNKNOWN_EVENT, f"unknown event {str(event)[:64]!r}")
+        name = str(event)[:64]
+        return await self._dispatch(name, partial(self._unknown_event, name), sid)
+
+    async def _unknown_event(self, name: str, session: Session, data: Any) -> dict[str, Any]:
+        raise ProtocolError(ErrorCode.UNKNOWN_EVENT, f"unknown event {name!r}")
 
     def _limit(self, session: Session) -> None:
         if not session.bucket.take():
