@@ -54,6 +54,9 @@ buffer until later packets push them out, so without a tail the last 80 ms never
 
 TONE_AMPLITUDE = 0.3
 
+MAX_FILE_SECONDS = 600
+"""Longest file a source decodes (held in memory: 58 MB at this length); loop a shorter one."""
+
 
 class SourceError(Exception):
     """A source cannot be made (unreadable file, bad tone frequency)."""
@@ -216,17 +219,23 @@ def decode(path: Path) -> Pcm:
     """The whole audio of a file as mono int16 at 48 kHz; SourceError if there is none."""
     resampler = AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
     chunks: list[Pcm] = []
+    samples = 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 raise SourceError(f"cannot play {path}: it has no audio stream")
             for frame in container.decode(container.streams.audio[0]):
                 chunks.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
+                samples += frame.samples * SAMPLE_RATE // (frame.sample_rate or SAMPLE_RATE)
+                if samples > MAX_FILE_SECONDS * SAMPLE_RATE:
+                    raise SourceError(
+                        f"cannot play {path}: longer than {MAX_FILE_SECONDS} s (loop a shorter one)"
+                    )
             chunks.extend(f.to_ndarray()[0] for f in resampler.resample(None))
-    except (OSError, av.FFmpegError) as exc:
+    except (OSError, ValueError, av.FFmpegError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SourceError(f"cannot play {path}: {reason}") from exc
-    if not chunks or sum(len(chunk) for chunk in chunks) == 0:
+    if sum(len(chunk) for chunk in chunks) == 0:
         raise SourceError(f"cannot play {path}: it holds no audio")
     return np.concatenate(chunks).astype(np.int16, copy=False)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
+from agent_bot.media import sources
 from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm, SentAudio, frame_to_pcm
 from agent_bot.media.sources import (
     MAX_LATE_FRAMES,
@@ -275,6 +276,12 @@ def test_a_directory_or_a_file_without_audio_raises_a_source_error(tmp_path: Pat
         container.mux(stream.encode(None))
     with pytest.raises(SourceError, match="no audio stream"):
         FileSource(image)
+
+
+def test_a_file_too_long_to_hold_raises_a_source_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FILE_SECONDS", 5)
+    with pytest.raises(SourceError, match="longer than 5 s"):
+        FileSource(HELLO)
 
 
 @pytest.mark.parametrize("hz", [0, -5, 24_000, 100_000])
