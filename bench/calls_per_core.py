@@ -24,6 +24,7 @@ from load import (
     LoadResult,
     LoadRun,
     bot_command,
+    exit_on_sigterm,
     machine,
     raw_command,
     start_server,
@@ -62,6 +63,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sweep", type=sweep_list, default=sweep_list("20,40,60,80,100,120"))
     parser.add_argument("--mode", choices=sorted(MODES), default="echo", help="what the bot sends")
     parser.add_argument("--no-baseline", action="store_true", help="skip raw aiortc")
+    parser.add_argument("--logs", type=Path, help="keep logs and per-call figures here")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the agent's and the caller's sessions (e.g. -10, as root: ahead of "
+        "other work on a shared machine)",
+    )
     return parser.parse_args(argv)
 
 
@@ -106,11 +115,17 @@ def capacity(results: list[LoadResult]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"machine: {machine()}")
-    print(f"bot mode: {args.mode} ({' '.join(MODES[args.mode])}); window {args.seconds} s")
+    print(
+        f"bot mode: {args.mode} ({' '.join(MODES[args.mode])}); window {args.seconds} s; "
+        f"niceness {args.nice}"
+    )
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        server = start_server(Path(tmp))
+        logs = args.logs or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        server = start_server(logs)
         try:
-            run = LoadRun(server, Path(tmp))
+            run = LoadRun(server, logs, args.nice)
             print(HEADER, flush=True)
 
             def bot(server: SignalingServer, calls: int) -> list[str]:
