@@ -65,6 +65,10 @@ const voiceTest = {
   sampleRate: SAMPLE_RATE,
   /** The audio received so far (needs ?record=1): 16-bit mono PCM at sampleRate, base64. */
   receivedPcm16: () => (tap ? tap.pcm16Base64() : ""),
+  /** The label of the microphone being sent (null outside a call). */
+  get microphone() {
+    return stream?.getAudioTracks()[0]?.label ?? null;
+  },
   /** Seconds of audio received so far (needs ?record=1). */
   receivedSeconds: () => (tap ? tap.length / SAMPLE_RATE : 0),
 };

@@ -58,8 +58,8 @@ async def test_speech_crosses_both_ways(
     record = tmp_path / "recordings"
     bot = await start_bot(bots, "--record", str(record))
     customer = await connected_call(launch_chromium, bots.url, offerer=offerer)
-    await customer.screenshot(artifacts / "connected.png")
     await customer.wait_received(CALL_SECONDS)
+    await customer.screenshot(artifacts / "connected.png")
     # Both meters show sound while the call runs.
     assert float(await customer.page.locator("#input-level").get_attribute("value") or 0) > 0
     assert float(await customer.page.locator("#output-level").get_attribute("value") or 0) > 0

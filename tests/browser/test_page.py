@@ -86,6 +86,31 @@ async def test_offer_and_trickled_candidates_reach_the_agent(
     await alice.close()
 
 
+async def test_microphone_picker_lists_devices_and_switches_mid_call(
+    launch_chromium: LaunchChromium, signaling_server: SignalingServer
+) -> None:
+    alice = await agent(signaling_server)
+    customer = await CustomerPage.open(await launch_chromium(), signaling_server.url)
+    await customer.call()
+    incoming = await alice.expect("incoming-call")
+    await alice.call("call-accept", {"callId": incoming["callId"]})
+    await customer.wait_state("media")
+    picker = customer.page.get_by_role("combobox", name="Microphone")
+    # Chromium's fake capture devices, listed by name once the microphone was granted.
+    await expect(picker.get_by_role("option")).to_have_text(
+        ["Default microphone", "Fake Audio Input 1", "Fake Audio Input 2"]
+    )
+    assert await customer.test_hook("microphone") == "Fake Default Audio Input"
+    await picker.select_option(label="Fake Audio Input 2")
+    await customer.page.wait_for_function(
+        "window.voiceTest.microphone === 'Fake Audio Input 2'", timeout=10_000
+    )
+    await expect(customer.page.locator("#input-level")).not_to_have_attribute("value", "0")
+    assert await customer.test_hook("message") == ""
+    assert await customer.state() == "media"
+    await alice.close()
+
+
 async def test_agent_hang_up_is_shown(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
