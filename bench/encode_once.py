@@ -6,8 +6,9 @@ This process plays one looped sample into N aiortc calls over loopback; a second
 answers them and consumes (decodes) what arrives, so only the sending side is measured here.
 For each N it runs the per-frame path (aiortc encodes every frame of every call: the
 baseline) and the encode-once path (every call replays the sample's Opus packets), and prints
-CPU seconds per call-second (user + system, all threads, `resource.getrusage`) over a steady
-window, with the frames each call actually sent per second (50 = real time).
+the CPU (user + system, all threads, `resource.getrusage`) spent over a steady window: per
+frame sent, and per call-second at 50 frames/s, with the frames each call actually sent per
+second (50 = real time; less means this process did not get the CPU it needed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from agent_bot.media.sources import FileSource
 
 HELLO = Path(__file__).resolve().parents[1] / "samples" / "hello-48k.wav"
 WARMUP_SECONDS = 2.0
+FRAMES_PER_SECOND = 50
 
 
 def cpu_seconds() -> float:
@@ -69,7 +71,7 @@ def far_end(pipe: Connection) -> None:
 async def measure(
     sample: Path, calls: int, seconds: float, encode_once: bool
 ) -> tuple[float, float]:
-    """(CPU seconds per call-second, frames sent per call per second) for one run."""
+    """(CPU seconds per frame sent, frames sent per call per second) for one run."""
     source = FileSource(sample, loop=True, encode_once=encode_once)
     peers = [RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(calls)]
     sent = [0]
@@ -105,7 +107,7 @@ async def measure(
             await peer.close()
         source.close()
         child.join(30)
-    return cpu / (calls * elapsed), frames / (calls * elapsed)
+    return cpu / frames, frames / (calls * elapsed)
 
 
 def main() -> None:
@@ -116,19 +118,19 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"sending process, {args.seconds:.0f} s per run after {WARMUP_SECONDS:.0f} s warm-up")
-    print(f"{'calls':>5}  {'path':<12} {'CPU s / call-s':>14} {'% core (all)':>13} {'fps/call':>9}")
+    print(f"{'calls':>5}  {'path':<12} {'CPU us/frame':>12} {'CPU s/call-s':>12} {'fps/call':>9}")
     for calls in args.calls:
-        figures = {}
+        per_frame = {}
         for encode_once in (False, True):
             name = "encode-once" if encode_once else "per-frame"
-            per_call, fps = asyncio.run(measure(args.sample, calls, args.seconds, encode_once))
-            figures[name] = per_call
+            cpu, fps = asyncio.run(measure(args.sample, calls, args.seconds, encode_once))
+            per_frame[name] = cpu
             print(
-                f"{calls:>5}  {name:<12} {per_call:>14.5f} {per_call * calls * 100:>12.1f}% "
+                f"{calls:>5}  {name:<12} {cpu * 1e6:>12.0f} {cpu * FRAMES_PER_SECOND:>12.4f} "
                 f"{fps:>9.1f}",
                 flush=True,
             )
-        ratio = figures["per-frame"] / figures["encode-once"]
+        ratio = per_frame["per-frame"] / per_frame["encode-once"]
         print(f"{calls:>5}  per-frame / encode-once CPU: {ratio:.2f}x", flush=True)
 
 
