@@ -3,10 +3,10 @@
 A sounddevice `InputStream` (48 kHz mono, 20 ms blocks) hands each block to the event loop,
 where it joins the queue of the newest live track (`create_track`: one call at a time has the
 microphone; the other tracks send silence). A track sends its queued frames as they come,
-paced by the microphone, and silence on its own 20 ms schedule when the microphone is late by
-more than `MIC_GRACE_SECONDS` (device missing, busy, vanished): the call never has a gap. The
-queue is bounded (`QUEUE_FRAMES`): if the event loop stalls, the oldest frames are dropped and
-counted.
+paced by the microphone. Without a working device (missing, busy, vanished; or silent for
+`STALL_SECONDS` although open) it sends silence on its own 20 ms schedule: the call never has a
+gap. The queue is bounded (`QUEUE_FRAMES`): if the event loop stalls, the oldest frames are
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,11 +29,11 @@ from agent_bot.media.sources import audio_frame
 
 logger = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 5
-"""Frames (100 ms) a track holds at most; beyond that the oldest are dropped."""
+QUEUE_FRAMES = 10
+"""Frames (200 ms) a track holds at most; beyond that the oldest are dropped."""
 
-MIC_GRACE_SECONDS = 0.04
-"""How late a microphone frame may be before the track sends silence instead."""
+STALL_SECONDS = 0.2
+"""How late a frame from an open microphone may be before the track sends silence instead."""
 
 SILENCE: Pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
@@ -45,8 +46,9 @@ class MicrophoneTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, device_open: Callable[[], bool] = lambda: False) -> None:
         super().__init__()
+        self._device_open = device_open
         self._frames: collections.deque[Pcm] = collections.deque()
         self._ready = asyncio.Event()
         self._deadline: float | None = None
@@ -78,7 +80,10 @@ class MicrophoneTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         now = time.monotonic()
-        deadline = self._deadline if self._deadline is not None else now + MIC_GRACE_SECONDS
+        if self._deadline is None:
+            self._deadline = now
+        # an open device paces the track; without one, silence keeps the 20 ms schedule
+        deadline = self._deadline + (STALL_SECONDS if self._device_open() else 0.0)
         while not self._frames and self.readyState == "live":
             timeout = deadline - time.monotonic()
             if timeout <= 0:
@@ -91,11 +96,11 @@ class MicrophoneTrack(MediaStreamTrack):
         now = time.monotonic()
         if self._frames:
             pcm = self._frames.popleft()
-            self._deadline = now + FRAME_SECONDS + MIC_GRACE_SECONDS
+            self._deadline = now + FRAME_SECONDS
         else:
             pcm = SILENCE
             self.silent += 1
-            following = deadline + FRAME_SECONDS
+            following = self._deadline + FRAME_SECONDS
             self._deadline = following if following > now else now + FRAME_SECONDS
         frame = audio_frame(pcm, self._pts)
         self._pts += len(pcm)
@@ -140,7 +145,7 @@ class Microphone:
     def create_track(self) -> MicrophoneTrack:
         """A new track, which takes the microphone from the previous one."""
         self.start()
-        track = MicrophoneTrack()
+        track = MicrophoneTrack(lambda: self._keeper.running)
         self._track = track
         return track
 

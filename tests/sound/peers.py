@@ -25,6 +25,8 @@ class Call:
     """The bot's `RTCRtpReceiver` of the caller's audio."""
     remote: MediaStreamTrack
     """The caller's audio as aiortc's track gives it to the bot."""
+    back: MediaStreamTrack | None
+    """The bot's audio as the caller receives it (when the bot sends)."""
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -41,7 +43,9 @@ async def connect(
     caller = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     bot = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+    came_back: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
     bot.on("track", lambda track: arrived.done() or arrived.set_result(track))
+    caller.on("track", lambda track: came_back.done() or came_back.set_result(track))
     caller.addTransceiver(caller_track, direction="sendrecv" if bot_track else "sendonly")
     await caller.setLocalDescription(await caller.createOffer())
     await bot.setRemoteDescription(caller.localDescription)
@@ -50,8 +54,9 @@ async def connect(
     await bot.setLocalDescription(await bot.createAnswer())
     await caller.setRemoteDescription(bot.localDescription)
     remote = await asyncio.wait_for(arrived, 10)
+    back = await asyncio.wait_for(came_back, 10) if bot_track is not None else None
     receiver = next(t.receiver for t in bot.getTransceivers() if t.receiver.track is remote)
-    return Call(caller, bot, receiver, remote)
+    return Call(caller, bot, receiver, remote, back)
 
 
 class Received:
