@@ -1,0 +1,84 @@
+"""Device trouble never ends a call: no device, a missing one, the sound server killed mid-call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from agent_bot.media.frames import SAMPLE_RATE
+from agent_bot.media.microphone import Microphone
+from agent_bot.media.sources import FileSource
+from agent_bot.media.speaker import Speaker, attach_speaker
+from tests.sound.peers import Received, connect
+from tests.sound.pulse import PulseDaemon
+from tests.sound.test_speaker import SAMPLE, until
+
+
+async def test_sound_server_killed_mid_call(
+    pulse: PulseDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    speaker = Speaker(retries=50, retry_seconds=0.2)
+    speaker.start()
+    microphone = Microphone(retries=50, retry_seconds=0.2)
+    mic_track = microphone.create_track()
+    caller_track = FileSource(SAMPLE, loop=True).create_track()
+    call = await connect(caller_track, mic_track)
+    attach_speaker(call.receiver, speaker, "call-1")
+    back = Received(call.back)  # type: ignore[arg-type]
+    Received(call.remote)
+    await until(lambda: speaker.running and microphone.device.running)
+    await asyncio.sleep(0.5)
+
+    pulse.kill()
+    await until(lambda: not speaker.running and not microphone.device.running)
+    before = len(back.chunks)
+    await asyncio.sleep(1.0)
+    # the caller still gets 20 ms frames (silence now), the call is still up
+    assert len(back.chunks) - before >= 25
+    assert call.bot.connectionState == "connected"
+    assert "speaker: sound device stopped; reopening" in caplog.text
+    assert "microphone: sound device stopped; reopening" in caplog.text
+    assert "speaker: sound device unavailable" in caplog.text
+
+    pulse.start()
+    monitor = pulse.monitor()
+    await until(lambda: speaker.running and microphone.device.running, within=20)
+    await asyncio.sleep(1.5)
+    heard = monitor.pcm()[-SAMPLE_RATE:]
+    stats = speaker.stats("call-1")
+    await call.close()
+    speaker.close()
+    microphone.close()
+    monitor.stop()
+    assert speaker.device.opened == 2 and microphone.device.opened == 2
+    assert stats is not None and stats.played > 0
+    assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 100  # the caller is heard again
+
+
+async def test_no_device_the_speaker_gives_up_with_a_log_line(
+    no_sound_server: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    speaker = Speaker(retries=2, retry_seconds=0.05)
+    speaker.start()
+    speaker.connect("call-1")
+    speaker.put("call-1", 1, 960, 0.0, b"\xf8\xff\xfe")  # dropped: nothing plays
+    await until(lambda: speaker.device.gave_up)
+    speaker.close()
+    assert not speaker.running
+    lines = [r.getMessage() for r in caplog.records if r.name == "agent_bot.media.devices"]
+    assert lines[-1] == "speaker: giving up on the sound device: no output device found"
+    assert sum("retry" in line for line in lines) == 2
+
+
+async def test_a_missing_named_device_is_retried_then_given_up(
+    pulse: PulseDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    microphone = Microphone("no-such-mic", retries=1, retry_seconds=0.05)
+    track = microphone.create_track()
+    frame = await asyncio.wait_for(track.recv(), 5)
+    await until(lambda: microphone.device.gave_up)
+    microphone.close()
+    assert not frame.to_ndarray().any()
+    assert "no input device named like 'no-such-mic'" in caplog.text
