@@ -62,11 +62,15 @@ def samples() -> None:
 
 @pytest.fixture
 async def launch_chromium(
-    chromium_executable: str, playwright_flag: str, samples: None
+    chromium_executable: str,
+    playwright_flag: str,
+    samples: None,
+    signaling_server: SignalingServer,
 ) -> AsyncIterator[LaunchChromium]:
     """Launches headless Chromium; the fake microphone loops `mic` (None: no fake device).
 
-    `grant_microphone=False` denies the microphone prompt. All closed at teardown.
+    `grant_microphone=False` denies the microphone prompt. All closed at teardown, before the
+    server stops (hence the dependency): a page still in a call would hold the server up.
     """
     async with async_playwright() as playwright:
         launcher = Launcher(playwright, chromium_executable, playwright_flag)

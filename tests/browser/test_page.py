@@ -60,6 +60,21 @@ async def test_controls_are_labelled_and_work_from_the_keyboard(
     assert health(signaling_server)["queue"] == 0
 
 
+async def test_queue_position_follows_the_queue(
+    launch_chromium: LaunchChromium, signaling_server: SignalingServer
+) -> None:
+    browser = await launch_chromium()
+    first = await CustomerPage.open(browser, signaling_server.url)
+    second = await CustomerPage.open(browser, signaling_server.url)
+    await first.call()
+    await first.wait_state("queued")
+    await second.call()
+    await second.wait_state("queued")
+    await expect(second.status).to_contain_text("number 2 in the queue")
+    await first.hang_up()
+    await expect(second.status).to_contain_text("number 1 in the queue")
+
+
 async def test_offer_and_trickled_candidates_reach_the_agent(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
