@@ -7,7 +7,9 @@
 Every track yields a 20 ms frame every 20 ms, scheduled from its start time (`FrameClock`),
 and tells its sent-listeners the PCM of each frame (for the recorder). File, tone and silence
 tracks yield pre-encoded Opus packets by default (`encode_once`, see `opus.py`), or PCM
-`av.AudioFrame`s that aiortc encodes per call.
+`av.AudioFrame`s that aiortc encodes per call. Those frames are mono, which aiortc's encoder
+upmixes to stereo at -3 dB: PCM-frame tracks (echo included) arrive 3 dB quieter than packets
+(stereo frames would double aiortc's per-frame audio-level cost instead).
 """
 
 from __future__ import annotations
