@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -18,6 +19,7 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from redis.asyncio import Redis
 
 from signaling_server.config import Settings
 from signaling_server.metrics import Metrics
@@ -41,6 +43,7 @@ from signaling_server.protocol import (
 from signaling_server.ratelimit import TokenBucket
 from signaling_server.stores.base import PairingStore
 from signaling_server.stores.memory import MemoryStore
+from signaling_server.stores.redis import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +74,28 @@ def _is_loopback(address: str | None) -> bool:
 class SignalingServer:
     """Socket.IO + HTTP on one aiohttp application."""
 
-    def __init__(self, settings: Settings, store: PairingStore | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pairing = Pairing(store or MemoryStore())
         self.metrics = Metrics()
         # async_handlers=False: a connection's events are handled one after the other, in the
         # order sent (an offer is relayed before the candidates that follow it).
-        self.sio = socketio.AsyncServer(
-            async_mode="aiohttp", max_http_buffer_size=MAX_MESSAGE_BYTES, async_handlers=False
-        )
+        options: dict[str, Any] = {
+            "async_mode": "aiohttp",
+            "max_http_buffer_size": MAX_MESSAGE_BYTES,
+            "async_handlers": False,
+        }
+        store: PairingStore
+        if settings.redis_url is None:
+            store = MemoryStore()
+            self.pairing = Pairing(store)
+        else:
+            # Several nodes: emits go through Redis pub/sub; long-polling would need sticky
+            # sessions, so WebSocket only; wall-clock times order the shared queue.
+            store = RedisStore(Redis.from_url(settings.redis_url))
+            self.pairing = Pairing(store, clock=time.time)
+            options["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
+            options["transports"] = ["websocket"]
+        self.sio = socketio.AsyncServer(**options)
         self._sessions: dict[str, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         handlers: dict[Event, Handler] = {
@@ -107,7 +123,22 @@ class SignalingServer:
         app.router.add_get("/", self._index)
         if STATIC_DIR.is_dir():
             app.router.add_static("/", STATIC_DIR)
+        if self.settings.redis_url is not None:
+            app.on_shutdown.append(self._leave)
         return app
+
+    async def _leave(self, app: web.Application) -> None:
+        """Shutting down one node of several: end this node's calls in the shared state.
+
+        (A lone node just forgets: its state dies with it and media already flowing goes on.)
+        """
+        for sid in list(self._sessions):
+            session = self._sessions.pop(sid)
+            log.info("%s %s: node shutting down", session.role, sid)
+            try:
+                await self._deliver(await self.pairing.remove(sid))
+            except Exception:
+                log.exception("%s %s: ending its calls failed", session.role, sid)
 
     # --- connections -------------------------------------------------------------------------
 

@@ -101,6 +101,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         default=_env(parser, "SIGNALING_LOG_LEVEL", str.upper, "INFO"),
         help="log level (env SIGNALING_LOG_LEVEL; default %(default)s)",
     )
+    add(
+        "--redis",
+        dest="redis_url",
+        metavar="URL",
+        default=_env(parser, "SIGNALING_REDIS_URL", str, None),
+        help="keep the pairing state in Redis and emit across server nodes, WebSocket "
+        "transport only (env SIGNALING_REDIS_URL; default: in memory, one node)",
+    )
     args = parser.parse_args(argv)
     if args.burst < 1:
         parser.error("--burst must be at least 1")
@@ -117,6 +125,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         rate=args.rate,
         burst=args.burst,
         log_level=args.log_level,
+        redis_url=args.redis_url or None,
     )
 
 
@@ -131,17 +140,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     if settings.agent_token is None:
         log.warning("no agent token configured: agents are accepted only from loopback addresses")
     log.info(
-        "listening on http://%s:%d (ring timeout %gs, rate %g/s burst %g, ICE servers %s)",
+        "listening on http://%s:%d (ring timeout %gs, rate %g/s burst %g, ICE servers %s, "
+        "state %s)",
         settings.host,
         settings.port,
         settings.ring_timeout,
         settings.rate,
         settings.burst,
         list(settings.ice_servers) or "none",
+        f"in Redis at {settings.redis_url}" if settings.redis_url else "in memory",
     )
     try:
         web.run_app(
-            server.app(), host=settings.host, port=settings.port, print=None, access_log=None
+            server.app(),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            # open Socket.IO connections never finish by themselves: close them after 1 s
+            shutdown_timeout=1.0,
         )
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc)

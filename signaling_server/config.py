@@ -16,3 +16,5 @@ class Settings:
     rate: float = 50.0
     burst: float = 200.0
     log_level: str = "INFO"
+    # Redis URL: pairing state in Redis, emits across nodes; None: in memory, one node
+    redis_url: str | None = None

@@ -7,7 +7,6 @@ ring timers to start. Refusals raise `ProtocolError` before anything is changed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -60,7 +59,7 @@ class Stats:
 
 
 class Pairing:
-    """Who talks to whom. One instance per server; operations are serialised by a lock."""
+    """Who talks to whom. Operations are serialised by the store's lock."""
 
     def __init__(
         self,
@@ -71,13 +70,12 @@ class Pairing:
         self._store = store
         self._clock = clock
         self._new_id = new_id
-        self._lock = asyncio.Lock()
 
     # --- connections -------------------------------------------------------------------------
 
     async def add_agent(self, sid: str, name: str, max_calls: int) -> None:
         """Register an agent; call `dispatch` once it can receive messages."""
-        async with self._lock:
+        async with self._store.lock():
             await self._store.put_agent(Agent(sid, name, max_calls, idle_since=self._clock()))
 
     async def dispatch(self) -> Outcome:
@@ -355,7 +353,7 @@ class Pairing:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Outcome]:
         """Serialise an operation; afterwards tell queued customers whose position changed."""
-        async with self._lock:
+        async with self._store.lock():
             before = {call_id: i for i, call_id in enumerate(await self._store.queue(), start=1)}
             out = Outcome()
             yield out

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import AGENT_TOKEN, SignalingServer, free_port, wait_http
+from tests.procs import AGENT_TOKEN, RedisServer, SignalingServer, free_port, wait_http
 
-__all__ = ["SignalingServer", "free_port", "wait_http"]
+__all__ = ["RedisServer", "SignalingServer", "free_port", "wait_http"]
 
 ServerFactory = Callable[..., SignalingServer]
 
@@ -45,3 +45,12 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
 def signaling_server(server_factory: ServerFactory) -> SignalingServer:
     """A signaling server with agent token "test-token"; log in `tmp_path/server.log`."""
     return server_factory()
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A private, empty redis-server; its URL."""
+    server = RedisServer(port=free_port(), log_path=tmp_path / "redis.log")
+    server.start()
+    yield server.url
+    server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,8 +58,12 @@ class Call:
 class PairingStore(ABC):
     """Records keyed by Socket.IO sid / call id, plus the FIFO queue of call ids.
 
-    Records are immutable: a change is a `put` of a new record.
+    Records are immutable: a change is a `put` of a new record. `lock()` serialises the
+    pairing operations of every server sharing the store.
     """
+
+    @abstractmethod
+    def lock(self) -> AbstractAsyncContextManager[object]: ...
 
     @abstractmethod
     async def get_agent(self, sid: str) -> Agent | None: ...

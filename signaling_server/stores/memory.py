@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 
 from signaling_server.stores.base import Agent, Call, Customer, PairingStore
@@ -13,6 +14,10 @@ class MemoryStore(PairingStore):
         self._customers: dict[str, Customer] = {}
         self._calls: dict[str, Call] = {}
         self._queue: list[tuple[float, str]] = []
+        self._lock = asyncio.Lock()
+
+    def lock(self) -> asyncio.Lock:
+        return self._lock
 
     async def get_agent(self, sid: str) -> Agent | None:
         return self._agents.get(sid)

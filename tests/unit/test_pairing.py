@@ -1,15 +1,18 @@
-"""Pairing rules, without Socket.IO: a `Pairing` over the in-memory store, a fake clock."""
+"""Pairing rules, without Socket.IO: a `Pairing` with a fake clock over each store."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from signaling_server.pairing import Emit, Outcome, Pairing, Ring, Stats
 from signaling_server.protocol import EndReason, ErrorCode, Event, ProtocolError
 from signaling_server.stores.memory import MemoryStore
+from signaling_server.stores.redis import RedisStore
 
 
 class Clock:
@@ -28,10 +31,16 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def pairing(clock: Clock) -> Pairing:
+@pytest.fixture(params=["memory", "redis"])
+async def pairing(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[Pairing]:
+    """The rules over each store: in memory, and in a real redis-server."""
     ids = (f"call{n}" for n in itertools.count(1))
-    return Pairing(MemoryStore(), clock=clock, new_id=lambda: next(ids))
+    if request.param == "memory":
+        yield Pairing(MemoryStore(), clock=clock, new_id=lambda: next(ids))
+        return
+    redis = Redis.from_url(request.getfixturevalue("redis_url"))
+    yield Pairing(RedisStore(redis), clock=clock, new_id=lambda: next(ids))
+    await redis.aclose()
 
 
 def sent(out: Outcome, event: Event) -> list[tuple[str, dict[str, Any]]]:

@@ -1,0 +1,163 @@
+"""`PairingStore` in Redis, shared by several server nodes.
+
+Agents, customers and calls are JSON values in three hashes; the queue is a sorted set scored
+by request time. Pairing operations of all nodes are serialised by a Redis lock (plus a local
+one, so coroutines of one node queue up without polling Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+
+from signaling_server.stores.base import Agent, Call, CallState, Customer, PairingStore
+
+# A pairing operation is a few round trips; the lock expires if its holder dies mid-way.
+LOCK_TIMEOUT = 10.0
+LOCK_WAIT = 30.0
+
+
+def _agent(raw: str | bytes) -> Agent:
+    data = json.loads(raw)
+    return Agent(
+        data["sid"],
+        data["name"],
+        data["max_calls"],
+        data["available"],
+        frozenset(data["calls"]),
+        data["idle_since"],
+    )
+
+
+def _agent_json(agent: Agent) -> str:
+    return json.dumps(
+        {
+            "sid": agent.sid,
+            "name": agent.name,
+            "max_calls": agent.max_calls,
+            "available": agent.available,
+            "calls": sorted(agent.calls),
+            "idle_since": agent.idle_since,
+        }
+    )
+
+
+def _customer(raw: str | bytes) -> Customer:
+    data = json.loads(raw)
+    return Customer(data["sid"], data["name"], data["call"])
+
+
+def _customer_json(customer: Customer) -> str:
+    return json.dumps({"sid": customer.sid, "name": customer.name, "call": customer.call})
+
+
+def _call(raw: str | bytes) -> Call:
+    data = json.loads(raw)
+    return Call(
+        data["id"],
+        data["customer"],
+        data["customer_name"],
+        data["offerer"],
+        data["created"],
+        CallState(data["state"]),
+        data["agent"],
+        frozenset(data["declined"]),
+    )
+
+
+def _call_json(call: Call) -> str:
+    return json.dumps(
+        {
+            "id": call.id,
+            "customer": call.customer,
+            "customer_name": call.customer_name,
+            "offerer": call.offerer,
+            "created": call.created,
+            "state": call.state,
+            "agent": call.agent,
+            "declined": sorted(call.declined),
+        }
+    )
+
+
+class RedisStore(PairingStore):
+    """Keys: `PREFIX:agents`, `PREFIX:customers`, `PREFIX:calls` (hashes), `PREFIX:queue`."""
+
+    def __init__(self, redis: Redis, prefix: str = "signaling") -> None:
+        self._redis = redis
+        self._agents = f"{prefix}:agents"
+        self._customers = f"{prefix}:customers"
+        self._calls = f"{prefix}:calls"
+        self._queue = f"{prefix}:queue"
+        self._lock_name = f"{prefix}:lock"
+        self._local = asyncio.Lock()
+
+    @asynccontextmanager
+    async def lock(self) -> AsyncIterator[object]:
+        async with (
+            self._local,
+            self._redis.lock(
+                self._lock_name, timeout=LOCK_TIMEOUT, sleep=0.005, blocking_timeout=LOCK_WAIT
+            ) as held,
+        ):
+            yield held
+
+    async def clear(self) -> None:
+        """Forget everything (a fresh deployment; tests)."""
+        await self._redis.delete(self._agents, self._customers, self._calls, self._queue)
+
+    async def get_agent(self, sid: str) -> Agent | None:
+        raw = await self._redis.hget(self._agents, sid)
+        return None if raw is None else _agent(raw)
+
+    async def put_agent(self, agent: Agent) -> None:
+        await self._redis.hset(self._agents, agent.sid, _agent_json(agent))
+
+    async def delete_agent(self, sid: str) -> None:
+        await self._redis.hdel(self._agents, sid)
+
+    async def agents(self) -> list[Agent]:
+        values: list[Any] = await self._redis.hvals(self._agents)
+        return [_agent(raw) for raw in values]
+
+    async def get_customer(self, sid: str) -> Customer | None:
+        raw = await self._redis.hget(self._customers, sid)
+        return None if raw is None else _customer(raw)
+
+    async def put_customer(self, customer: Customer) -> None:
+        await self._redis.hset(self._customers, customer.sid, _customer_json(customer))
+
+    async def delete_customer(self, sid: str) -> None:
+        await self._redis.hdel(self._customers, sid)
+
+    async def customer_count(self) -> int:
+        return int(await self._redis.hlen(self._customers))
+
+    async def get_call(self, call_id: str) -> Call | None:
+        raw = await self._redis.hget(self._calls, call_id)
+        return None if raw is None else _call(raw)
+
+    async def put_call(self, call: Call) -> None:
+        await self._redis.hset(self._calls, call.id, _call_json(call))
+
+    async def delete_call(self, call_id: str) -> None:
+        await self._redis.hdel(self._calls, call_id)
+
+    async def calls(self) -> list[Call]:
+        values: list[Any] = await self._redis.hvals(self._calls)
+        return [_call(raw) for raw in values]
+
+    async def enqueue(self, call_id: str, order: float) -> None:
+        await self._redis.zadd(self._queue, {call_id: order})
+
+    async def dequeue(self, call_id: str) -> None:
+        await self._redis.zrem(self._queue, call_id)
+
+    async def queue(self) -> list[str]:
+        members: list[Any] = await self._redis.zrange(self._queue, 0, -1)
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
