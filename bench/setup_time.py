@@ -30,7 +30,18 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
-from load import AGENT_CORE, CALLER_CORE, bot_command, health, machine, start_server, stop
+from load import (
+    AGENT_CORE,
+    CALLER_CORE,
+    bot_command,
+    exit_on_sigterm,
+    health,
+    machine,
+    pinned,
+    prioritise,
+    start_server,
+    stop,
+)
 
 from tests.procs import SignalingServer
 
@@ -65,23 +76,34 @@ class Row:
         )
 
 
-def bot_calls(server: SignalingServer, log_dir: Path, calls: int, ice: list[str]) -> list[Any]:
+def bot_calls(
+    server: SignalingServer, log_dir: Path, calls: int, ice: list[str], nice: int
+) -> list[Any]:
     """Place `calls` sequential bot↔bot calls; return the caller's call reports."""
     ice_args = [arg for url in ice for arg in ("--ice-server", url)]
-    agent_log = (log_dir / "agent.log").open("wb")
+    agent_log = (log_dir / f"agent-{len(ice)}.log").open("wb")
     answer = bot_command(server, 1, "--tone", "440", *ice_args)
     agent = subprocess.Popen(
-        ["taskset", "-c", str(AGENT_CORE), *answer], stdout=agent_log, stderr=subprocess.STDOUT
+        pinned(str(AGENT_CORE), answer),
+        stdout=agent_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    report = log_dir / "calls.json"
+    prioritise(agent, nice)
+    report = log_dir / f"calls-{len(ice)}.json"
     try:
         wait_agent(server, agent)
-        command = [
-            "taskset", "-c", str(CALLER_CORE), sys.executable, "-m", "agent_bot",
-            "--log-level", "WARNING", "call", "--server", server.url, "--tone", "300",
-            "--calls", str(calls), "--duration", "0.5", "--report", str(report), *ice_args,
-        ]  # fmt: skip
-        subprocess.run(command, check=False, timeout=60 + 10 * calls)
+        command = pinned(str(CALLER_CORE), [
+            sys.executable, "-m", "agent_bot", "--log-level", "WARNING", "call",
+            "--server", server.url, "--tone", "300", "--calls", str(calls),
+            "--duration", "0.5", "--report", str(report), *ice_args,
+        ])  # fmt: skip
+        with (log_dir / f"caller-{len(ice)}.log").open("wb") as caller_log:
+            caller = subprocess.Popen(
+                command, stdout=caller_log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            prioritise(caller, nice)
+            caller.wait(timeout=60 + 10 * calls)
     finally:
         stop(agent)
         agent_log.close()
@@ -167,6 +189,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--stun", default="stun:192.0.2.1:3478", help="an unreachable STUN server (TEST-NET)"
     )
+    parser.add_argument("--logs", type=Path, help="keep the logs and call reports here")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="niceness of the bots' sessions (see calls_per_core)"
+    )
     args = parser.parse_args(argv)
     if args.calls < 1:
         parser.error("--calls must be at least 1")
@@ -178,12 +204,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"machine: {machine()}")
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        log_dir = Path(tmp)
+        log_dir = args.logs or Path(tmp)
+        log_dir.mkdir(parents=True, exist_ok=True)
         server = start_server(log_dir)
         try:
-            reports = bot_calls(server, log_dir, args.calls, [])
-            stun_reports = bot_calls(server, log_dir, 1, [args.stun])
+            reports = bot_calls(server, log_dir, args.calls, [], args.nice)
+            stun_reports = bot_calls(server, log_dir, 1, [args.stun], args.nice)
         finally:
             server.stop()
     os.sched_setaffinity(0, {AGENT_CORE})
@@ -191,8 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     unreachable = asyncio.run(gathering([RTCIceServer(urls=args.stun)]))
     none = asyncio.run(gathering([]))
 
-    failed = [r for r in reports if not r["passed"]]
-    print(f"bot↔bot calls: {len(reports)}, failed: {len(failed)}; load {machine().split(', ')[-1]}")
+    failed = [r for r in reports if r["setup_ms"]["first_audio_in"] is None]
+    print(
+        f"bot↔bot calls: {len(reports)}, without audio: {len(failed)}; {machine().split(', ')[-1]}"
+    )
     print(f"{'ms (from call-request / createOffer)':<44} {'n':>3} {'median':>9} {'p90':>9}")
     rows = [
         Row("bot↔bot: request → accepted", setup_ms(reports, "accepted")),
@@ -202,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             setup_ms(reports, "first_audio_in"),
             FIRST_AUDIO_TARGET_MS,
         ),
-        Row("raw aiortc: offer gathered (setLocalDescription)", [r[0] for r in raw]),
+        Row("raw aiortc: gathering (setLocalDescription)", [r[0] for r in raw]),
         Row("raw aiortc: offer → both connected", [r[1] for r in raw]),
         Row("raw aiortc: offer → first frame both ways", [r[2] for r in raw]),
     ]
@@ -215,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = quantiles(bot_row.values)[0] / quantiles(raw_row.values)[0]
         print(f"ratio bot↔bot / raw aiortc, median to {name}: {ratio:.2f}")
     print()
-    print(f"ICE gathering, raw aiortc, one attempt each: no ICE server {1000 * none:.0f} ms, ")
+    print(f"ICE gathering, raw aiortc, one attempt each: no ICE server {1000 * none:.0f} ms,")
     print(f"  unreachable {args.stun}: {1000 * unreachable:.0f} ms")
     limit = 2 * GATHERING_TARGET_MS + CONNECTED_TARGET_MS
     stun_connected = setup_ms(stun_reports, "connected")
