@@ -93,6 +93,8 @@ class Pairing:
             agent = await self._store.get_agent(sid)
             customer = await self._store.get_customer(sid)
             if agent is not None:
+                # gone first: its ringing calls then wait for the agents that remain, or for new
+                await self._store.delete_agent(sid)
                 for call_id in sorted(agent.calls):
                     call = await self._store.get_call(call_id)
                     if call is None:
@@ -101,7 +103,6 @@ class Pairing:
                         await self._decline(call, out)
                     else:
                         await self._end(call, EndReason.PEER_DISCONNECTED, call.customer, out)
-                await self._store.delete_agent(sid)
             if customer is not None:
                 if customer.call is not None:
                     call = await self._store.get_call(customer.call)

@@ -290,3 +290,14 @@ async def test_roles_and_states(pairing: Pairing) -> None:
     await pairing.accept(ringing, "call1")
     await refused(ErrorCode.INVALID_STATE, pairing.accept(ringing, "call1"))
     await refused(ErrorCode.INVALID_STATE, pairing.reject(ringing, "call1"))
+
+
+async def test_ringing_call_waits_when_its_only_agent_leaves(pairing: Pairing) -> None:
+    await agent(pairing, "a1")
+    await customers(pairing, "c1")
+    await pairing.request_call("c1", "customer")
+    out = await pairing.remove("a1")
+    assert sent(out, Event.CALL_ENDED) == []
+    assert sent(out, Event.CALL_QUEUED) == [("c1", {"callId": "call1", "position": 1})]
+    out = await agent(pairing, "a1-restarted")
+    assert sent(out, Event.INCOMING_CALL)[0][1]["callId"] == "call1"
