@@ -36,9 +36,9 @@ class Codec:
 
 
 OPUS_NO_PLC = Codec("opus (no concealment)", ie=0.0, bpl=4.3)
-"""Opus at aiortc's 96 kbit/s decoded without concealment, as aiortc's receiver does.
+"""Opus at 64-96 kbit/s decoded without concealment, as aiortc's receiver does.
 
-Ie 0: fullband Opus at 96 kbit/s is transparent within the narrowband band the G.107 scale
+Ie 0: fullband Opus at these rates is transparent within the narrowband band the G.107 scale
 rates. Bpl 4.3: G.113 Appendix I's value for a codec whose lost frames are not concealed
 (G.711 without PLC); aiortc skips lost frames rather than concealing them.
 """
