@@ -15,6 +15,8 @@ from tests.sound.peers import Received, connect
 from tests.sound.pulse import PulseDaemon
 from tests.sound.test_speaker import SAMPLE, until
 
+pytestmark = pytest.mark.sound
+
 
 async def test_sound_server_killed_mid_call(
     pulse: PulseDaemon, caplog: pytest.LogCaptureFixture

@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 import numpy as np
+import pytest
 
 from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE
 from agent_bot.media.microphone import QUEUE_FRAMES, Microphone, MicrophoneTrack
@@ -15,6 +16,8 @@ from agent_bot.qa.comparison import compare
 from tests.sound.peers import Received, SentLog, connect
 from tests.sound.pulse import MIC_SINK, PulseDaemon
 from tests.sound.test_speaker import SAMPLE, WINDOW_S, median, until
+
+pytestmark = pytest.mark.sound
 
 logger = logging.getLogger(__name__)
 

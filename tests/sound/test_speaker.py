@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agent_bot.media.frames import SAMPLE_RATE
 from agent_bot.media.sources import FileSource
@@ -15,6 +16,8 @@ from agent_bot.media.speaker import Speaker, attach_speaker
 from agent_bot.qa.comparison import AudioComparison, compare
 from tests.sound.peers import Received, SentLog, connect
 from tests.sound.pulse import Monitor, PulseDaemon
+
+pytestmark = pytest.mark.sound
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "hello-48k.wav"
 

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm
+from agent_bot.media.opus import encode
 from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
+from agent_bot.media.rtpreceiver import OpusDecoder
 
 RAMP = 32 * FRAME_SAMPLES
 BASE = 1000
@@ -263,3 +265,27 @@ def test_store_is_bounded_when_nobody_pulls() -> None:
 def test_bad_targets_are_refused() -> None:
     with pytest.raises(ValueError, match="min_target_ms"):
         PlayoutBuffer(RampDecoder(), min_target_ms=80, max_target_ms=60)
+
+
+def test_opus_plc_continues_the_signal_over_a_lost_packet() -> None:
+    tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.int16)
+    payloads = encode(tone)
+    decoder = OpusDecoder()
+    out = [decoder.decode(p) for p in payloads[:10]]
+    concealed = decoder.conceal()  # packet 10 lost
+    out += [concealed] + [decoder.decode(p) for p in payloads[11:20]]
+    assert all(len(pcm) == FRAME_SAMPLES for pcm in out)
+    # the concealment is no silence: it carries the tone on (same level, same pitch)
+    expected = np.concatenate(out[9:12]).astype(np.float64)
+    level = np.sqrt(np.mean(concealed.astype(np.float64) ** 2))
+    assert level > 0.5 * np.sqrt(np.mean(expected**2))
+    spectrum = np.abs(np.fft.rfft(concealed.astype(np.float64)))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / FRAME_SAMPLES - 440) <= 50
+
+
+def test_opus_decoder_conceals_undecodable_payloads() -> None:
+    decoder = OpusDecoder()
+    assert not decoder.conceal().any()  # nothing decoded yet: silence
+    pcm = decoder.decode(b"\xff\xff\xff\xff")
+    assert len(pcm) == FRAME_SAMPLES
+    assert decoder.errors == 1
