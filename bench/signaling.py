@@ -11,8 +11,8 @@ auth, no validation, no pairing: the floor python-socketio itself sets):
 
 The server runs pinned to core 0 (`taskset`), this process (the clients) to core 1. Clients
 speak Engine.IO v4 / Socket.IO v5 directly over aiohttp WebSockets, so the load generator stays
-light. Messages are ~270-byte `ice-candidate`s without an ack request. Run:
-`./run bench signaling [--clients 100 1000] [--duration 5]`.
+light. Messages are ~270-byte `ice-candidate`s, each asking for an ack as the bot does
+(`--no-acks`: fire and forget). Run: `./run bench signaling [--clients 100 1000] [--duration 5]`.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def run_baseline_server(port: int) -> None:
     sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=MAX_MESSAGE_BYTES)
 
     @sio.on("ice-candidate")  # type: ignore[misc]
-    async def relay(sid: str, data: dict[str, Any]) -> None:
+    async def relay(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         target = data["targetUserId"]
         await sio.emit("ice-candidate", {"candidate": data["candidate"], "userId": sid}, to=target)
+        return {"ok": True}  # sent only when the client asked for an ack
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -86,6 +87,8 @@ class RawClient:
         self.ws = ws
         self.sid = sid
         self.peer = ""
+        self.acks = False  # ask for an ack with every emit (the acks are read and dropped)
+        self._ack_ids = itertools.count()
         self.on_event: Callable[[RawClient, str, Any], Awaitable[None]] = _ignore
         self._reader = asyncio.ensure_future(self._read())
 
@@ -103,7 +106,8 @@ class RawClient:
                 raise RuntimeError(f"connection refused: {reply[2:]}")
 
     async def emit(self, event: str, data: Any) -> None:
-        await self.ws.send_str("42" + json.dumps([event, data]))
+        ack_id = str(next(self._ack_ids)) if self.acks else ""
+        await self.ws.send_str(f"42{ack_id}" + json.dumps([event, data]))
 
     async def _read(self) -> None:
         async for message in self.ws:
@@ -156,7 +160,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Bench:
-    def __init__(self, url: str, clients: list[RawClient]) -> None:
+    def __init__(self, url: str, clients: list[RawClient], acks: bool) -> None:
         self.url = url
         self.clients = clients
         self.seq = itertools.count()
@@ -165,6 +169,7 @@ class Bench:
         self.delivered = 0
         for client in clients:
             client.on_event = self._on_event
+            client.acks = acks
 
     async def send(self, client: RawClient) -> None:
         seq = str(next(self.seq))
@@ -208,7 +213,7 @@ class Bench:
         server_share = (cpu_seconds(server_pid) - server_cpu) / elapsed
         client_share = (cpu_seconds(os.getpid()) - client_cpu) / elapsed
         self.reply = False
-        await asyncio.sleep(1.0)  # drain
+        await asyncio.sleep(2.0)  # drain
         return rate, self.latencies, server_share, client_share
 
     async def steady(self, duration: float) -> Latencies:
@@ -224,7 +229,7 @@ class Bench:
                 await self.send(client)
 
         await asyncio.gather(*(sender(i, c) for i, c in enumerate(self.clients)))
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(2.0)
         return self.latencies
 
 
@@ -298,7 +303,7 @@ def start_server(kind: str, port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-async def run_case(kind: str, n: int, duration: float) -> Result:
+async def run_case(kind: str, n: int, duration: float, acks: bool) -> Result:
     port = free_port()
     proc = start_server(kind, port)
     url = f"http://127.0.0.1:{port}"
@@ -307,7 +312,7 @@ async def run_case(kind: str, n: int, duration: float) -> Result:
         async with aiohttp.ClientSession(connector=connector) as session:
             setup = paired_on_signaling if kind == "signaling" else paired_on_baseline
             clients = await setup(session, url, n)
-            bench = Bench(url, clients)
+            bench = Bench(url, clients, acks)
             rate, saturated, server_cpu, client_cpu = await bench.saturate(duration, proc.pid)
             steady = await bench.steady(duration)
             await asyncio.gather(*(c.close() for c in clients))
@@ -332,10 +337,11 @@ def per_cpu(result: Result) -> float:
     return result.relayed_per_s / max(result.server_cpu, 1e-9)
 
 
-def report(results: list[Result]) -> None:
+def report(results: list[Result], acks: bool) -> None:
     print()
     print(f"signaling relay benchmark — {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} "
-          f"(server on core {SERVER_CORE}, clients on core {CLIENT_CORE})")  # fmt: skip
+          f"(server on core {SERVER_CORE}, clients on core {CLIENT_CORE}), "
+          f"{'every message acked' if acks else 'no acks'}")  # fmt: skip
     header = (
         f"{'server':<10} {'clients':>7} {'relayed/s':>10} {'sat p50':>8} {'sat p99':>8} "
         f"{'srv CPU':>7} {'per CPU-s':>9} {'cli CPU':>7} {'1/s p50':>8} {'1/s p99':>8} "
@@ -372,6 +378,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument(
+        "--no-acks",
+        dest="acks",
+        action="store_false",
+        help="relay without asking for acks (by default every message asks for one, as the bot "
+        "does)",
+    )
     parser.add_argument("--baseline-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_server:
@@ -382,8 +395,8 @@ def main() -> None:
     for n in args.clients:
         for kind in ("signaling", "baseline"):
             print(f"running {kind} with {n} clients …", file=sys.stderr, flush=True)
-            results.append(asyncio.run(run_case(kind, n, args.duration)))
-    report(results)
+            results.append(asyncio.run(run_case(kind, n, args.duration, args.acks)))
+    report(results, args.acks)
 
 
 if __name__ == "__main__":
