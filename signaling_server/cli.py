@@ -19,14 +19,14 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 T = TypeVar("T")
 
 
-def _positive(text: str) -> float:
+def positive_number(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError(text)
     return value
 
 
-def _port(text: str) -> int:
+def port_number(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise ValueError(text)
@@ -57,8 +57,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     )
     add(
         "--port",
-        type=_port,
-        default=_env(parser, "SIGNALING_PORT", _port, 8080),
+        type=port_number,
+        default=_env(parser, "SIGNALING_PORT", port_number, 8080),
         help="TCP port (env SIGNALING_PORT; default %(default)s)",
     )
     add(
@@ -69,8 +69,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     )
     add(
         "--ring-timeout",
-        type=_positive,
-        default=_env(parser, "SIGNALING_RING_TIMEOUT", _positive, 20.0),
+        type=positive_number,
+        default=_env(parser, "SIGNALING_RING_TIMEOUT", positive_number, 20.0),
         help="seconds an agent has to accept a call (env SIGNALING_RING_TIMEOUT; "
         "default %(default)s)",
     )
@@ -84,14 +84,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     )
     add(
         "--rate",
-        type=_positive,
-        default=_env(parser, "SIGNALING_RATE", _positive, 50.0),
+        type=positive_number,
+        default=_env(parser, "SIGNALING_RATE", positive_number, 50.0),
         help="events per second per connection (env SIGNALING_RATE; default %(default)s)",
     )
     add(
         "--burst",
-        type=_positive,
-        default=_env(parser, "SIGNALING_BURST", _positive, 200.0),
+        type=positive_number,
+        default=_env(parser, "SIGNALING_BURST", positive_number, 200.0),
         help="burst of events per connection (env SIGNALING_BURST; default %(default)s)",
     )
     add(
