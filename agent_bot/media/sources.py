@@ -119,6 +119,11 @@ class PacedTrack(MediaStreamTrack):
         self._clock = FrameClock()
         self._listeners: list[PcmListener] = []
 
+    @property
+    def stalls(self) -> int:
+        """How many times this track fell too far behind and restarted its schedule."""
+        return self._clock.restarts
+
     def add_sent_listener(self, listener: PcmListener) -> None:
         self._listeners.append(listener)
 
@@ -129,7 +134,10 @@ class PacedTrack(MediaStreamTrack):
     async def recv(self) -> AudioFrame | Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
+        stalls = self.stalls
         index = await self._clock.tick()
+        if self.stalls != stalls:
+            logger.debug("track=%s stalled before frame %d: schedule restarted", self.id, index)
         pcm = self._frame(index)
         if pcm is None:
             logger.info("track=%s ended after %d frames", self.id, index)

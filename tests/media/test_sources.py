@@ -147,7 +147,7 @@ async def test_tracks_send_fifty_frames_a_second(make_track: Callable[[], PacedT
         await track.recv()
         frames += 1
     rate = frames / (time.monotonic() - start)
-    assert 45 <= rate <= 55, f"{rate:.1f} frames/s"
+    assert 45 <= rate <= 55, f"{rate:.1f} frames/s ({track.stalls} stalls)"
 
 
 def test_frame_clock_keeps_an_absolute_schedule_and_never_bursts() -> None:
@@ -164,6 +164,18 @@ def test_frame_clock_keeps_an_absolute_schedule_and_never_bursts() -> None:
     assert clock.restarts == 1
     assert clock.advance() == pytest.approx(0.020)  # frame 5: one frame later, not at once
     assert clock.index == 5
+
+
+async def test_a_stalled_track_restarts_its_schedule_instead_of_bursting() -> None:
+    track = ToneSource(440).create_track()
+    await track.recv()
+    time.sleep(0.3)  # noqa: ASYNC251 (on purpose: the event loop stalls for 15 frames)
+    await track.recv()  # late: sent at once
+    start = time.monotonic()
+    await track.recv()
+    waited = time.monotonic() - start
+    assert track.stalls == 1
+    assert waited >= 0.010, "the frame after a stall went out back to back"
 
 
 @pytest.mark.parametrize("encode_once", [True, False], ids=["encode-once", "per-frame"])
