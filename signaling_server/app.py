@@ -64,6 +64,25 @@ class Session:
     bucket: TokenBucket
 
 
+class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server; a packet it cannot decode is dropped with one log line.
+
+    (python-socketio would log a traceback for each, e.g. `42["offer"` with broken JSON.)
+    """
+
+    def __init__(self, on_malformed: Callable[[], None], **options: Any) -> None:
+        super().__init__(**options)
+        self._on_malformed = on_malformed
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as exc:
+            self._on_malformed()
+            log.info("malformed Socket.IO packet on %s dropped: %s: %.80s", eio_sid,
+                     type(exc).__name__, exc)  # fmt: skip
+
+
 def _is_loopback(address: str | None) -> bool:
     try:
         return address is not None and ipaddress.ip_address(address).is_loopback
@@ -95,7 +114,7 @@ class SignalingServer:
             self.pairing = Pairing(store, clock=time.time)
             options["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
             options["transports"] = ["websocket"]
-        self.sio = socketio.AsyncServer(**options)
+        self.sio = SocketServer(partial(self.metrics.inc, "malformed_packets_total"), **options)
         self._sessions: dict[str, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         handlers: dict[Event, Handler] = {

@@ -23,6 +23,7 @@ class Metrics:
         "calls_ended_total": "Calls ended, by reason",
         "relayed_messages_total": "offer/answer/ice-candidate messages relayed, by event",
         "errors_total": "Refused events, by error code",
+        "malformed_packets_total": "Socket.IO packets dropped because they could not be decoded",
     }
 
     def __init__(self) -> None:

@@ -98,3 +98,14 @@ async def test_stopped_node_ends_its_calls(nodes: tuple[Clients, Clients]) -> No
     }  # fmt: skip
     async with aiohttp.ClientSession() as http, http.get(f"{nodes[1].server.url}/healthz") as r:
         assert (await r.json())["agents"] == 0
+
+
+async def test_messages_across_nodes_arrive_in_order(nodes: tuple[Clients, Clients]) -> None:
+    agent, customer, _ = await call_across(nodes)
+    for index in range(30):
+        candidate = {"candidate": f"candidate:{index} 1 udp 1 127.0.0.1 {5000 + index} typ host"}
+        await customer.sio.emit(
+            "ice-candidate", {"candidate": candidate, "targetUserId": agent.sid}
+        )
+    received = [(await agent.expect("ice-candidate"))["candidate"] for _ in range(30)]
+    assert [c["candidate"].split()[0] for c in received] == [f"candidate:{i}" for i in range(30)]

@@ -223,9 +223,11 @@ async def test_garbage_then_a_normal_call(
             assert ack["ok"] is True or ack["error"]["code"] in CODES, (event, args, ack)
 
     await asyncio.gather(garbage(vandal), garbage(vandal_agent))
-    # malformed Socket.IO packets straight on the Engine.IO transport
-    for raw in ['42["offer"', "42[]", "42[1,2]", '42{"a":1}', "4", "49", '2["x"]']:
+    # malformed Socket.IO packets straight on the Engine.IO transport: dropped, logged in a line
+    nested = "421" + "[" * 5000 + "]" * 5000
+    for raw in ['42["offer"', "42[]", "42[1,2]", '42{"a":1}', "4", "4x", '2["x"]', nested]:
         await vandal.sio.eio.send(raw)
+    refused(await vandal.call("agent-status", {"available": True}), "forbidden")  # still served
     await vandal.close()
     await vandal_agent.close()
     # the call in progress is untouched and a new call works end to end
@@ -240,6 +242,11 @@ async def test_garbage_then_a_normal_call(
     assert incoming["callId"] == ack["callId"]
     assert (await agent.call("call-accept", {"callId": ack["callId"]}))["ok"]
     await newcomer.expect("call-accepted")
-    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as response:
-        assert (await response.json())["calls"] == 1
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/healthz") as response:
+            assert (await response.json())["calls"] == 1
+        async with http.get(f"{server.url}/metrics") as response:
+            metrics = dict(line.rsplit(" ", 1) for line in (await response.text()).splitlines())
+    assert int(metrics["signaling_malformed_packets_total"]) >= 5
+    assert "malformed Socket.IO packet" in server.log()
     assert "Traceback" not in server.log()
