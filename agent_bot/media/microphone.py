@@ -2,7 +2,8 @@
 
 A sounddevice `InputStream` (48 kHz mono, 20 ms blocks) hands each block to the event loop,
 where it joins the queue of the newest live track (`create_track`: one call at a time has the
-microphone; the other tracks send silence). A track sends its queued frames as they come,
+microphone; the other tracks send silence; when the newest track ends, the newest live one
+left gets the microphone). A track sends its queued frames as they come,
 paced by the microphone. Without a working device (missing, busy, vanished; or silent for
 `STALL_SECONDS` although open) it sends silence on its own 20 ms schedule: the call never has a
 gap. The queue is bounded (`QUEUE_FRAMES`): if the event loop stalls, the oldest frames are
@@ -46,9 +47,9 @@ class MicrophoneTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, device_open: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, fed: Callable[[MicrophoneTrack], bool] = lambda track: False) -> None:
         super().__init__()
-        self._device_open = device_open
+        self._fed = fed
         self._frames: collections.deque[Pcm] = collections.deque()
         self._ready = asyncio.Event()
         self._deadline: float | None = None
@@ -83,7 +84,7 @@ class MicrophoneTrack(MediaStreamTrack):
         if self._deadline is None:
             self._deadline = now
         # an open device paces the track; without one, silence keeps the 20 ms schedule
-        deadline = self._deadline + (STALL_SECONDS if self._device_open() else 0.0)
+        deadline = self._deadline + (STALL_SECONDS if self._fed(self) else 0.0)
         while not self._frames and self.readyState == "live":
             timeout = deadline - time.monotonic()
             if timeout <= 0:
@@ -125,7 +126,7 @@ class Microphone:
             "microphone", device, "input", self._open, retries=retries, retry_seconds=retry_seconds
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._track: MicrophoneTrack | None = None
+        self._tracks: list[MicrophoneTrack] = []
         self._mean_square = 0.0
 
     @property
@@ -145,13 +146,17 @@ class Microphone:
     def create_track(self) -> MicrophoneTrack:
         """A new track, which takes the microphone from the previous one."""
         self.start()
-        track = MicrophoneTrack(lambda: self._keeper.running)
-        self._track = track
+        track = MicrophoneTrack(self._feeds)
+        self._tracks = [t for t in self._tracks if t.readyState == "live"] + [track]
         return track
 
     def close(self) -> None:
         self._keeper.close()
-        self._track = None
+        self._tracks.clear()
+
+    def _feeds(self, track: MicrophoneTrack) -> bool:
+        """Whether an open device is feeding `track` (the newest live one)."""
+        return self._keeper.running and bool(self._tracks) and self._tracks[-1] is track
 
     def _open(self, index: int, on_stop: Any) -> sd.InputStream:
         stream = sd.InputStream(
@@ -180,6 +185,7 @@ class Microphone:
             return
 
     def _deliver(self, pcm: Pcm) -> None:
-        track = self._track
-        if track is not None and track.readyState == "live":
-            track.push(pcm)
+        while self._tracks and self._tracks[-1].readyState != "live":
+            self._tracks.pop()
+        if self._tracks:
+            self._tracks[-1].push(pcm)

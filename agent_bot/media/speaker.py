@@ -3,8 +3,9 @@
 The call on the speaker gets a `PlayoutBuffer` fed straight from its RTP packets
 (`attach_speaker`, through `rtpreceiver.tap_rtp`); a sounddevice `OutputStream` (48 kHz mono,
 10 ms blocks, low latency) pulls from it. One call at a time is on the speaker: the newest
-attached one; the others keep their own sinks (recorder) and are not played. When the device
-is missing, busy or vanishes, the call goes on and the speaker retries (see `DeviceKeeper`).
+attached one; when it ends, the newest of the calls still attached comes back on. The others
+keep their own sinks (recorder) and are not played. When the device is missing, busy or
+vanishes, the call goes on and the speaker retries (see `DeviceKeeper`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, sd
 from agent_bot.media.frames import SAMPLE_RATE, Pcm
 from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
-from agent_bot.media.rtpreceiver import OpusDecoder, tap_rtp
+from agent_bot.media.rtpreceiver import OpusDecoder, RtpTapError, tap_rtp
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Speaker:
         )
         self._lock = threading.Lock()
         self._call_id: str | None = None
+        self._attached: list[str] = []
         self._buffer: PlayoutBuffer | None = None
         self._mean_square = 0.0
         self.underflows = 0
@@ -77,31 +79,42 @@ class Speaker:
         self._keeper.start()
 
     def close(self) -> None:
-        """Closes the device; the call on the speaker is taken off."""
+        """Closes the device; every call is taken off."""
         self._keeper.close()
-        if self._call_id is not None:
-            self.disconnect(self._call_id)
+        for call_id in reversed(self._attached):
+            self.disconnect(call_id)
 
     def connect(self, call_id: str) -> None:
-        """Puts `call_id` on the speaker, with a fresh playout buffer."""
-        with self._lock:
-            previous = self._call_id
-            self._call_id = call_id
-            self._buffer = PlayoutBuffer(OpusDecoder())
-            self._mean_square = 0.0
-        if previous is not None:
+        """Puts `call_id` on the speaker (it was attached last)."""
+        if call_id in self._attached:
+            self._attached.remove(call_id)
+        self._attached.append(call_id)
+        previous = self._call_id
+        self._focus(call_id)
+        if previous is not None and previous != call_id:
             logger.info("call %s: taken off the speaker by call %s", previous, call_id)
-        logger.info("call %s: on the speaker", call_id)
 
     def disconnect(self, call_id: str) -> None:
-        """Takes `call_id` off the speaker (nothing if it is not on it)."""
+        """Detaches `call_id`; if it was on the speaker, the newest attached call comes on."""
+        if call_id not in self._attached:
+            return
+        self._attached.remove(call_id)
+        if self._call_id != call_id:
+            return
         with self._lock:
-            if self._call_id != call_id:
-                return
             buffer, self._buffer, self._call_id = self._buffer, None, None
             self._mean_square = 0.0
         if buffer is not None:
             logger.info("call %s: off the speaker; playout %s", call_id, _summary(buffer.stats))
+        if self._attached:
+            self._focus(self._attached[-1])
+
+    def _focus(self, call_id: str) -> None:
+        with self._lock:
+            self._call_id = call_id
+            self._buffer = PlayoutBuffer(OpusDecoder())
+            self._mean_square = 0.0
+        logger.info("call %s: on the speaker", call_id)
 
     def put(self, call_id: str, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
         """One received Opus packet of `call_id` (ignored unless that call is on the speaker)."""
@@ -165,12 +178,16 @@ def attach_speaker(receiver: Any, speaker: Speaker, call_id: str) -> None:
     receiver's track keeps working for other sinks. Call `speaker.disconnect(call_id)` when
     the call ends (also done when the receiver's track ends).
     """
-    speaker.connect(call_id)
 
     def on_packet(seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
         speaker.put(call_id, seq, timestamp, arrival, payload)
 
-    tap_rtp(receiver, on_packet)
+    try:
+        tap_rtp(receiver, on_packet)
+    except RtpTapError as exc:
+        logger.error("call %s: cannot be played on the speaker: %s", call_id, exc)
+        return
+    speaker.connect(call_id)
     track = receiver.track
     if track is not None:
         track.on("ended", lambda: speaker.disconnect(call_id))

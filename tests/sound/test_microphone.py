@@ -83,3 +83,28 @@ async def test_a_stalled_loop_drops_the_oldest_frames() -> None:
     assert track.dropped == 3
     first = await track.recv()
     assert first.to_ndarray()[0, 0] == 3
+
+
+async def test_the_newest_track_has_the_microphone(pulse: PulseDaemon) -> None:
+    keep_awake = pulse.monitor(MIC_SINK)
+    microphone = Microphone()
+    first = microphone.create_track()
+    second = microphone.create_track()
+    await until(lambda: microphone.device.running)
+    loop = asyncio.get_running_loop()
+
+    async def frames(track: MicrophoneTrack, count: int) -> float:
+        start = loop.time()
+        for _ in range(count):
+            await track.recv()
+        return loop.time() - start
+
+    # both tracks run at 20 ms a frame: the second from the device, the first with silence
+    await asyncio.gather(frames(first, 25), frames(second, 25))
+    assert second.silent == 0
+    assert first.silent == 25
+    second.stop()
+    await frames(first, 25)
+    microphone.close()
+    keep_awake.stop()
+    assert first.silent < 25 + 10  # the device took over within a few frames

@@ -84,3 +84,15 @@ async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
     assert received.chunks, "aiortc's track went on delivering frames"
     assert speaker.rms("call-1") == 0.0  # off the speaker once closed
     assert level > 0.0
+
+
+def test_the_newest_call_is_on_the_speaker(no_sound_server: None) -> None:
+    speaker = Speaker()
+    speaker.connect("call-1")
+    speaker.connect("call-2")
+    assert speaker.call_id == "call-2"
+    assert speaker.stats("call-1") is None
+    speaker.disconnect("call-2")
+    assert speaker.call_id == "call-1"  # back to the newest call still attached
+    speaker.disconnect("call-1")
+    assert speaker.call_id is None
