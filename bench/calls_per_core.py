@@ -81,7 +81,7 @@ HEADER = (
 
 
 def row(r: LoadResult) -> str:
-    verdict = r.verdict + ("  [caller-bound]" if r.caller_bound else "")
+    verdict = r.verdict + (f"  [{r.caller_trouble}]" if r.caller_trouble else "")
     return (
         f"{r.agent:<10} {r.calls:>4} {r.connected:>5} {r.cpu_percent:>6.1f} "
         f"{r.cpu_percent / r.calls:>7.2f} {r.rss_per_call_mb:>8.2f} {r.min_fps:>8.0f} "

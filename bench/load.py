@@ -33,6 +33,9 @@ MIN_FPS = 49.5
 """Real time: every call receives at least this many frames in every 1-s bin."""
 MAX_GROWTH_MS = 20.0
 """Real time: the median receive delay of the last 5 s exceeds that of the first 5 s by less."""
+CALLER_STALL_MS = 60.0
+"""A caller whose event loop was this late once skipped frames (its tracks restart their
+schedule past 3 frames late)."""
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -169,7 +172,7 @@ class LoadResult:
     min_fps: float
     growth_ms: float
     caller_cpu_percent: float
-    caller_lag_p99_ms: float
+    caller_lag_max_ms: float
     load: str
     setup_s: float
 
@@ -195,9 +198,15 @@ class LoadResult:
         return f"FAIL ({', '.join(reasons)})"
 
     @property
-    def caller_bound(self) -> bool:
-        """The caller itself ran out of CPU: the figure says little about the agent."""
-        return self.caller_cpu_percent > 90
+    def caller_trouble(self) -> str:
+        """Why the caller may have failed the run rather than the agent ("" if no reason)."""
+        if self.caller_cpu_percent > 90:
+            return "caller out of CPU"
+        if self.caller_lag_max_ms > CALLER_STALL_MS:
+            # A stalled caller sends nothing for a while: an echo that keeps its own output
+            # clock plays silence meanwhile and stays that much later for good.
+            return f"caller stalled {self.caller_lag_max_ms:.0f} ms"
+        return ""
 
 
 class LoadRun:
@@ -287,7 +296,7 @@ class LoadRun:
             min_fps=min(fps, default=0),
             growth_ms=max(growth, default=float("inf")),
             caller_cpu_percent=summary["cpu_percent"],
-            caller_lag_p99_ms=summary["lag_p99_ms"],
+            caller_lag_max_ms=summary["lag_max_ms"],
             load=load_average(),
             setup_s=summary["setup_s"],
         )

@@ -21,7 +21,15 @@ import tempfile
 from pathlib import Path
 
 from calls_per_core import HEADER, SAMPLE, capacity, row, seconds_arg, sweep_list
-from load import LoadResult, LoadRun, bot_command, bot_help, machine, start_server
+from load import (
+    LoadResult,
+    LoadRun,
+    bot_command,
+    bot_help,
+    exit_on_sigterm,
+    machine,
+    start_server,
+)
 
 TARGET = 1.8
 
@@ -33,6 +41,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=seconds_arg, default=30, help="measured window per N")
     parser.add_argument("--sweep1", type=sweep_list, default=sweep_list("20,30,40,50"))
     parser.add_argument("--sweep2", type=sweep_list, default=sweep_list("40,60,80,100"))
+    parser.add_argument("--logs", type=Path, help="keep logs and per-call figures here")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="niceness of the sessions (see calls_per_core)"
+    )
     return parser.parse_args(argv)
 
 
@@ -68,10 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         print("agent-bot answer has no --workers option yet: nothing to measure", file=sys.stderr)
         return 1
     print(f"machine: {machine()}")
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        server = start_server(Path(tmp))
+        logs = args.logs or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        server = start_server(logs)
         try:
-            run = LoadRun(server, Path(tmp))
+            run = LoadRun(server, logs, args.nice)
             print(HEADER, flush=True)
             one = capacity(run_pool(run, 1, args.sweep1, args.seconds))
             two = capacity(run_pool(run, 2, args.sweep2, args.seconds))
