@@ -103,6 +103,8 @@ class PlayoutStats:
     """Frames dropped to catch up after a burst."""
     overflow: int = 0
     resyncs: int = 0
+    skipped: int = 0
+    """Samples skipped because the device played something else meanwhile (`skip`)."""
     target_ms: float = 0.0
     depth_ms: float = 0.0
     ratio: float = 1.0
@@ -168,6 +170,25 @@ class PlayoutBuffer:
             del self._packets[oldest]
             self._next_seq = max(self._next_seq, oldest + 1)
             self.stats.overflow += 1
+
+    def skip(self, samples: int) -> None:
+        """The device played `samples` of something else (it underflowed): the audio of that
+        time is dropped unplayed, so the playout stays on the device's clock."""
+        if self._next_seq is None or samples <= 0:
+            self._output += max(samples, 0)
+            return
+        self.stats.skipped += samples
+        self._output += samples
+        remaining = samples - len(self._pending)
+        self._pending = self._pending[samples:]
+        while remaining >= self._frame_samples:
+            packet = self._packets.pop(self._next_seq, None)
+            end = packet[0] if packet is not None else self._next_ts
+            self._advance(end + self._frame_samples)
+            remaining -= self._frame_samples
+        self._held = 0
+        if remaining > 0:
+            self._pending = self._next_frame()[remaining:]
 
     def pull(self, samples: int) -> Pcm:
         """The next `samples` samples of output (silence before the first packet)."""

@@ -161,7 +161,7 @@ class Speaker:
             if self._buffer is not None and SKIP_TOLERANCE_S < missed < MAX_SKIP_S:
                 # keep the playout on the device's clock: what should have played is gone
                 skip = round(missed * SAMPLE_RATE)
-                self._buffer.pull(skip)
+                self._buffer.skip(skip)
                 self.skipped += skip
             pcm = self._buffer.pull(frames) if self._buffer is not None else None
         if pcm is None:
