@@ -120,7 +120,9 @@ async def test_microphone_picker_lists_devices_and_switches_mid_call(
     await customer.page.wait_for_function(
         "window.voiceTest.microphone === 'Fake Audio Input 2'", timeout=10_000
     )
-    await expect(customer.page.locator("#input-level")).not_to_have_attribute("value", "0")
+    await expect(
+        customer.page.get_by_role("meter", name="Your microphone level")
+    ).not_to_have_attribute("value", "0")
     assert await customer.test_hook("message") == ""
     assert await customer.state() == "media"
     await alice.close()
