@@ -2,7 +2,8 @@
 //
 // Query parameters: ?offerer=agent (the agent sends the SDP offer), ?raw=1 (no echo
 // cancellation, noise suppression or auto gain: for content tests), ?record=1 (keep the
-// received audio for window.voiceTest), ?name=NAME (the name the agent sees).
+// received audio for window.voiceTest), ?name=NAME (the name the agent sees),
+// ?connect_timeout=SECONDS (from the agent's answer to connected audio; default 30).
 
 import { createAudioContext, LevelMeter, SAMPLE_RATE, Tap } from "./audio.js";
 import { Call } from "./call.js";
@@ -13,6 +14,7 @@ const options = {
   raw: params.get("raw") === "1",
   record: params.get("record") === "1",
   name: (params.get("name") || "customer").slice(0, 64),
+  connectTimeoutMs: 1000 * (Number(params.get("connect_timeout")) || 30),
 };
 
 const ui = {
@@ -65,6 +67,8 @@ const voiceTest = {
   sampleRate: SAMPLE_RATE,
   /** The audio received so far (needs ?record=1): 16-bit mono PCM at sampleRate, base64. */
   receivedPcm16: () => (tap ? tap.pcm16Base64() : ""),
+  /** The current call's inbound-rtp statistics (concealment, time stretching), or null. */
+  receiveStats: () => (call ? call.receiveStats() : null),
   /** The label of the microphone being sent (null outside a call). */
   get microphone() {
     return stream?.getAudioTracks()[0]?.label ?? null;
@@ -217,7 +221,13 @@ async function startCall() {
     render("idle");
     return;
   }
-  call = new Call({ offerer: options.offerer, name: options.name, track: stream.getAudioTracks()[0], iceServers });
+  call = new Call({
+    offerer: options.offerer,
+    name: options.name,
+    track: stream.getAudioTracks()[0],
+    iceServers,
+    connectTimeoutMs: options.connectTimeoutMs,
+  });
   voiceTest.timings = call.timings;
   call.addEventListener("state", (event) => onCallState(event.detail));
   call.addEventListener("track", (event) => onRemoteStream(event.detail.stream));

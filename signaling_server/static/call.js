@@ -26,13 +26,16 @@ export class Call extends EventTarget {
    * @param {string} options.name  the customer's display name
    * @param {MediaStreamTrack} options.track  the microphone track to send
    * @param {RTCIceServer[]} options.iceServers
+   * @param {number} options.connectTimeoutMs  from the agent's acceptance to a connected peer
    */
-  constructor({ offerer, name, track, iceServers }) {
+  constructor({ offerer, name, track, iceServers, connectTimeoutMs }) {
     super();
     this.offerer = offerer;
     this.name = name;
     this.track = track;
     this.iceServers = iceServers;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.connectWatchdog = null;
     this.callId = null;
     this.agentId = null;
     this.pc = null;
@@ -70,8 +73,13 @@ export class Call extends EventTarget {
     });
   }
 
-  /** Hangs up (the server tells the agent), then ends the call locally. */
+  /** The customer hangs up. */
   async hangup() {
+    await this.abort("local-hangup");
+  }
+
+  /** Tells the server (which tells the agent) the call is over, then ends it here. */
+  async abort(reason, error = null) {
     if (this.isEnded) return;
     if (this.callId && this.socket?.connected) {
       try {
@@ -80,7 +88,16 @@ export class Call extends EventTarget {
         console.warn(`call ${this.callId}: hangup not acknowledged: ${err.message}`);
       }
     }
-    this.end("local-hangup");
+    this.end(reason, error);
+  }
+
+  /** The receiving side's inbound-rtp statistics (jitter buffer, concealment), or null. */
+  async receiveStats() {
+    if (!this.pc) return null;
+    for (const stats of (await this.pc.getStats()).values()) {
+      if (stats.type === "inbound-rtp" && stats.kind === "audio") return stats;
+    }
+    return null;
   }
 
   /** Sends another microphone track (a new device picked mid-call). */
@@ -115,6 +132,7 @@ export class Call extends EventTarget {
     this.callId = msg.callId;
     this.agentId = msg.agentId;
     this.mark("accepted");
+    this.connectWatchdog = setTimeout(() => this.failMedia(), this.connectTimeoutMs);
     this.setState("media", { agentName: msg.agentName });
     this.createPeerConnection();
     if (this.offerer !== "customer") return;
@@ -208,6 +226,7 @@ export class Call extends EventTarget {
       const state = this.pc.connectionState;
       if (state === "connected") {
         this.timings.connected ??= performance.now();
+        clearTimeout(this.connectWatchdog);
         this.setState("connected");
       } else if (state === "disconnected") {
         this.setState("reconnecting");
@@ -217,12 +236,10 @@ export class Call extends EventTarget {
     });
   }
 
-  async failMedia() {
+  /** The audio could not connect (ICE failed, or no connection in time). */
+  failMedia() {
     const error = new CallError("media", "The audio connection to the agent failed. Please try again.");
-    if (this.callId && this.socket?.connected) {
-      await this.emit("hangup", { callId: this.callId }).catch(() => {});
-    }
-    this.end("ice-failed", error);
+    return this.abort("ice-failed", error);
   }
 
   /** Runs one negotiation step; a failure ends the call with a message. */
@@ -231,10 +248,7 @@ export class Call extends EventTarget {
       await step();
     } catch (err) {
       const error = err instanceof CallError ? err : new CallError("media", `Could not set up the audio: ${err.message}`);
-      if (this.callId && this.socket?.connected) {
-        await this.emit("hangup", { callId: this.callId }).catch(() => {});
-      }
-      this.end("error", error);
+      await this.abort("error", error);
     }
   }
 
@@ -256,6 +270,7 @@ export class Call extends EventTarget {
   end(reason, error = null) {
     if (this.isEnded) return;
     this.isEnded = true;
+    clearTimeout(this.connectWatchdog);
     this.mark("ended");
     this.pc?.close();
     this.socket?.off();

@@ -81,5 +81,22 @@ class CustomerPage:
         pcm = np.frombuffer(base64.b64decode(encoded), dtype="<i2")
         return pcm.astype(np.float64) / 32768
 
+    async def receive_stats(self) -> dict[str, float]:
+        """What Chromium's jitter buffer did to the received audio so far (samples and ms)."""
+        stats = await self.page.evaluate("window.voiceTest.receiveStats()")
+        if not stats:
+            return {}
+        emitted = stats.get("jitterBufferEmittedCount") or 1
+        return {
+            "packets_received": stats.get("packetsReceived", 0),
+            "packets_lost": stats.get("packetsLost", 0),
+            "jitter_ms": 1000 * stats.get("jitter", 0),
+            "jitter_buffer_ms": 1000 * stats.get("jitterBufferDelay", 0) / emitted,
+            "samples_received": stats.get("totalSamplesReceived", 0),
+            "samples_concealed": stats.get("concealedSamples", 0),
+            "samples_inserted_to_slow_down": stats.get("insertedSamplesForDeceleration", 0),
+            "samples_removed_to_speed_up": stats.get("removedSamplesForAcceleration", 0),
+        }
+
     async def screenshot(self, path: Path) -> None:
         await self.page.screenshot(path=str(path), full_page=True)

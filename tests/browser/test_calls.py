@@ -67,6 +67,7 @@ async def test_speech_crosses_both_ways(
         )
     received = await customer.received()
     timings = await customer.test_hook("timings")
+    receive_stats = await customer.receive_stats()
 
     await customer.hang_up()
     await customer.wait_state("ended")
@@ -89,6 +90,7 @@ async def test_speech_crosses_both_ways(
         "browser_to_bot": to_bot,
         "bot_to_browser": to_page,
         "crossed": crossed,
+        "page_receive_stats": receive_stats,
     }
     (artifacts / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
 

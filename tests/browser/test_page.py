@@ -5,6 +5,7 @@ These tests need no media peer: they check what the page signals and what it sho
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from typing import Any
@@ -125,6 +126,30 @@ async def test_microphone_picker_lists_devices_and_switches_mid_call(
     ).not_to_have_attribute("value", "0")
     assert await customer.test_hook("message") == ""
     assert await customer.state() == "media"
+    await alice.close()
+
+
+async def test_audio_that_never_connects_ends_the_call(
+    launch_chromium: LaunchChromium, signaling_server: SignalingServer
+) -> None:
+    # The agent accepts but never answers the offer: the page gives up and hangs up.
+    alice = await agent(signaling_server)
+    customer = await CustomerPage.open(
+        await launch_chromium(), signaling_server.url, connect_timeout="2"
+    )
+    await customer.call()
+    incoming = await alice.expect("incoming-call")
+    await alice.call("call-accept", {"callId": incoming["callId"]})
+    await customer.wait_state("ended")
+    await expect(customer.alert).to_have_text(
+        "The audio connection to the agent failed. Please try again."
+    )
+    await expect(customer.status).to_have_text("Call ended: the audio connection failed.")
+    events = []
+    while (event := await asyncio.wait_for(alice.inbox.get(), 10))[0] != "call-ended":
+        events.append(event[0])
+    assert event[1] == {"callId": incoming["callId"], "reason": "hangup"}
+    assert "offer" in events
     await alice.close()
 
 
