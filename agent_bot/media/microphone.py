@@ -26,6 +26,7 @@ from av import AudioFrame
 
 from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, sd
 from agent_bot.media.frames import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Pcm, PcmListener
+from agent_bot.media.level import LevelMeter
 from agent_bot.media.sources import audio_frame
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,6 @@ STALL_SECONDS = 0.2
 """How late a frame from an open microphone may be before the track sends silence instead."""
 
 SILENCE: Pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-
-LEVEL_FRAMES = 5
-"""The RMS level is averaged over about this many frames (100 ms)."""
 
 
 class MicrophoneTrack(MediaStreamTrack):
@@ -55,7 +53,7 @@ class MicrophoneTrack(MediaStreamTrack):
         self._deadline: float | None = None
         self._pts = 0
         self._listeners: list[PcmListener] = []
-        self._mean_square = 0.0
+        self._level = LevelMeter()
         self.dropped = 0
         """Frames dropped because the queue was full (the event loop stalled)."""
         self.silent = 0
@@ -64,7 +62,7 @@ class MicrophoneTrack(MediaStreamTrack):
     @property
     def rms(self) -> float:
         """RMS level (full scale = 1.0) sent over the last ~100 ms."""
-        return float(np.sqrt(self._mean_square))
+        return self._level.rms
 
     def add_sent_listener(self, listener: PcmListener) -> None:
         self._listeners.append(listener)
@@ -105,8 +103,7 @@ class MicrophoneTrack(MediaStreamTrack):
             self._deadline = following if following > now else now + FRAME_SECONDS
         frame = audio_frame(pcm, self._pts)
         self._pts += len(pcm)
-        level = float(np.mean(np.square(pcm, dtype=np.float64))) / 32768.0**2
-        self._mean_square += (level - self._mean_square) / LEVEL_FRAMES
+        self._level.update(pcm)
         for listener in self._listeners:
             listener(pcm)
         return frame
@@ -127,7 +124,7 @@ class Microphone:
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tracks: list[MicrophoneTrack] = []
-        self._mean_square = 0.0
+        self._level = LevelMeter()
 
     @property
     def device(self) -> DeviceKeeper:
@@ -136,7 +133,7 @@ class Microphone:
     @property
     def rms(self) -> float:
         """RMS level (full scale = 1.0) the device captured over the last ~100 ms."""
-        return float(np.sqrt(self._mean_square))
+        return self._level.rms
 
     def start(self) -> None:
         """Opens the device (on the running event loop); failures are logged and retried."""
@@ -174,8 +171,7 @@ class Microphone:
 
     def _callback(self, indata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
         pcm: Pcm = indata[:, 0].copy()
-        level = float(np.mean(np.square(pcm, dtype=np.float64))) / 32768.0**2
-        self._mean_square += (level - self._mean_square) / LEVEL_FRAMES
+        self._level.update(pcm)
         loop = self._loop
         if loop is None:
             return

@@ -14,10 +14,9 @@ import logging
 import threading
 from typing import Any
 
-import numpy as np
-
 from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, sd
-from agent_bot.media.frames import SAMPLE_RATE, Pcm
+from agent_bot.media.frames import SAMPLE_RATE
+from agent_bot.media.level import LevelMeter
 from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
 from agent_bot.media.rtpreceiver import OpusDecoder, RtpTapError, tap_rtp
 
@@ -26,14 +25,12 @@ logger = logging.getLogger(__name__)
 BLOCK_SAMPLES = 480
 """10 ms device blocks: PulseAudio then reports 20 ms of output latency."""
 
-LEVEL_BLOCKS = 10
-"""The RMS level is averaged over about this many blocks (100 ms)."""
-
 SKIP_TOLERANCE_S = 0.002
 """A block due this much later than the previous one ended means the device played silence in
 between (an underflow: the callback was late); the audio of that time is skipped."""
 
 MAX_SKIP_S = 1.0
+"""A larger jump of the DAC time is not taken for an underflow."""
 
 
 class Speaker:
@@ -53,7 +50,7 @@ class Speaker:
         self._call_id: str | None = None
         self._attached: list[str] = []
         self._buffer: PlayoutBuffer | None = None
-        self._mean_square = 0.0
+        self._level = LevelMeter()
         self.underflows = 0
         """Device blocks PortAudio reported as output underflow."""
         self.skipped = 0
@@ -103,7 +100,7 @@ class Speaker:
             return
         with self._lock:
             buffer, self._buffer, self._call_id = self._buffer, None, None
-            self._mean_square = 0.0
+            self._level.reset()
         if buffer is not None:
             logger.info("call %s: off the speaker; playout %s", call_id, _summary(buffer.stats))
         if self._attached:
@@ -113,7 +110,7 @@ class Speaker:
         with self._lock:
             self._call_id = call_id
             self._buffer = PlayoutBuffer(OpusDecoder())
-            self._mean_square = 0.0
+            self._level.reset()
         logger.info("call %s: on the speaker", call_id)
 
     def put(self, call_id: str, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
@@ -131,7 +128,7 @@ class Speaker:
 
     def rms(self, call_id: str) -> float:
         """RMS level (full scale = 1.0) played for `call_id` over the last ~100 ms."""
-        return float(np.sqrt(self._mean_square)) if self._call_id == call_id else 0.0
+        return self._level.rms if self._call_id == call_id else 0.0
 
     def _open(self, index: int, on_stop: Any) -> sd.OutputStream:
         self._next_dac = 0.0
@@ -168,7 +165,7 @@ class Speaker:
             outdata.fill(0)
             return
         outdata[:, 0] = pcm
-        self._mean_square += (_mean_square(pcm) - self._mean_square) / LEVEL_BLOCKS
+        self._level.update(pcm)
 
 
 def attach_speaker(receiver: Any, speaker: Speaker, call_id: str) -> None:
@@ -191,10 +188,6 @@ def attach_speaker(receiver: Any, speaker: Speaker, call_id: str) -> None:
     track = receiver.track
     if track is not None:
         track.on("ended", lambda: speaker.disconnect(call_id))
-
-
-def _mean_square(pcm: Pcm) -> float:
-    return float(np.mean(np.square(pcm, dtype=np.float64))) / 32768.0**2 if len(pcm) else 0.0
 
 
 def _summary(stats: PlayoutStats) -> str:
