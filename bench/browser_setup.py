@@ -80,6 +80,7 @@ async def content_call(browser: Browser, url: str, bot: Bot) -> dict[str, float]
     await customer.wait_state("connected")
     await customer.wait_received(CONTENT_SECONDS)
     received = await customer.received()
+    stats = await customer.receive_stats()
     await customer.hang_up()
     await customer.wait_state("ended")
     await customer.page.close()
@@ -91,6 +92,7 @@ async def content_call(browser: Browser, url: str, bot: Bot) -> dict[str, float]
         "browser_to_bot": statistics.median(window_correlations(at_bot, speech)),
         "bot_to_browser": statistics.median(window_correlations(received, agent_speech)),
         "wrong_pairing": statistics.median(window_correlations(at_bot, agent_speech)),
+        "concealed_ms": stats.get("samples_concealed", 0) / 48,
     }
 
 
@@ -150,6 +152,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     for key in ("browser_to_bot", "bot_to_browser", "wrong_pairing"):
         values = ", ".join(f"{c[key]:.3f}" for c in content)
         print(f"  {key:<16} {values}")
+    concealed = ", ".join(f"{c['concealed_ms']:.0f}" for c in content)
+    print(f"  audio the page concealed (ms, Chromium's jitter buffer): {concealed}")
 
 
 def main() -> None:
