@@ -14,7 +14,7 @@ from agent_bot.media.frames import SAMPLE_RATE
 from agent_bot.media.sources import FileSource
 from agent_bot.media.speaker import Speaker, attach_speaker
 from agent_bot.qa.comparison import AudioComparison, compare
-from tests.sound.peers import Received, SentLog, connect
+from tests.sound.peers import Received, SentLog, connect, impair
 from tests.sound.pulse import Monitor, PulseDaemon
 
 pytestmark = pytest.mark.sound
@@ -96,3 +96,40 @@ def test_the_newest_call_is_on_the_speaker(no_sound_server: None) -> None:
     assert speaker.call_id == "call-1"  # back to the newest call still attached
     speaker.disconnect("call-1")
     assert speaker.call_id is None
+
+
+async def test_lost_and_reordered_packets_are_concealed_and_played(pulse: PulseDaemon) -> None:
+    monitor = pulse.monitor()
+    speaker = Speaker()
+    speaker.start()
+    await until(lambda: speaker.running)
+    source = FileSource(SAMPLE)
+    track = source.create_track()
+    sent = SentLog()
+    track.add_sent_listener(sent)
+    call = await connect(track)
+    counts = impair(call.caller, loss=0.03, reorder=0.03, seed=5)
+    attach_speaker(call.receiver, speaker, "call-1")
+    Received(call.remote)
+    await asyncio.wait_for(track.ended.wait(), source.duration + 10)
+    await asyncio.sleep(0.3)
+    stats = speaker.stats("call-1")
+    await call.close()
+    speaker.close()
+    monitor.stop()
+
+    assert stats is not None
+    assert counts["dropped"] > 5 and counts["reordered"] > 5
+    # every dropped packet was concealed in its slot; the reordered ones were played
+    assert stats.lost <= counts["dropped"] <= stats.lost + 2  # (the last may pass unnoticed)
+    assert stats.played >= counts["sent"] - counts["dropped"] - stats.late - 5
+    assert stats.target_ms <= 60
+    result = compare(sent.pcm(), heard(monitor, sent), window_s=WINDOW_S)
+    logger.info(
+        "with loss: send → monitor delay %.1f ms, correlation median %.3f; playout lost %d late %d",
+        result.delay_ms,
+        median(result),
+        stats.lost,
+        stats.late,
+    )
+    assert median(result) >= 0.9
