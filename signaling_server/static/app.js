@@ -232,6 +232,7 @@ async function startCall() {
   call.addEventListener("state", (event) => onCallState(event.detail));
   call.addEventListener("track", (event) => onRemoteStream(event.detail.stream));
   call.addEventListener("ended", (event) => onCallEnded(event.detail));
+  call.addEventListener("notice", (event) => showMessage(event.detail.message));
   call.start();
 }
 

@@ -18,6 +18,7 @@ export class CallError extends Error {
  *   ended      {reason, error?}  reason: a protocol EndReason, "local-hangup", "signaling-lost",
  *              "ice-failed" or "error"; error: a CallError to show
  *   track      {stream}  the agent's audio
+ *   notice     {message}  something to tell the customer while the call goes on
  */
 export class Call extends EventTarget {
   /**
@@ -60,9 +61,7 @@ export class Call extends EventTarget {
     this.socket.on("connect_error", (err) => {
       this.end("error", new CallError("signaling", connectErrorText(err)));
     });
-    this.socket.on("disconnect", () => {
-      this.end("signaling-lost", new CallError("signaling", "The connection to the call service was lost."));
-    });
+    this.socket.on("disconnect", () => this.onSignalingLost());
     this.socket.on("call-queued", (msg) => this.onQueued(msg));
     this.socket.on("call-accepted", (msg) => this.onAccepted(msg));
     this.socket.on("offer", (msg) => this.onOffer(msg));
@@ -120,6 +119,17 @@ export class Call extends EventTarget {
     if (this.agentId) return; // call-accepted overtook the acknowledgement
     if (ack.status === "queued") this.setState("queued", { position: ack.position });
     else this.setState("ringing");
+  }
+
+  /** Before the audio connects, the call ends; after, it carries on peer to peer. */
+  onSignalingLost() {
+    if (this.timings.connected === undefined) {
+      this.end("signaling-lost", new CallError("signaling", "The connection to the call service was lost."));
+      return;
+    }
+    this.socket.off();
+    const message = "The connection to the call service was lost. Your call goes on; hang up when you are done.";
+    this.dispatchEvent(new CustomEvent("notice", { detail: { message } }));
   }
 
   onQueued(msg) {

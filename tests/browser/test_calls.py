@@ -19,6 +19,7 @@ from tests.bot.conftest import Bot, Bots, recordings
 from tests.browser.conftest import AGENT_SAMPLE, SPEECH_SAMPLE, LaunchChromium
 from tests.browser.customer import CustomerPage
 from tests.browser.similarity import read_wav, window_correlations
+from tests.procs import SignalingServer
 
 pytestmark = pytest.mark.browser
 
@@ -132,6 +133,27 @@ async def test_killed_bot_ends_the_call(launch_chromium: LaunchChromium, bots: B
     await customer.wait_state("ended")
     await expect(customer.status).to_have_text("Call ended: the agent was disconnected.")
     await expect(customer.page.get_by_role("button", name="Call an agent")).to_be_enabled()
+
+
+async def test_connected_call_outlives_the_signaling_server(
+    launch_chromium: LaunchChromium, signaling_server: SignalingServer, bots: Bots
+) -> None:
+    bot = await start_bot(bots)
+    customer = await connected_call(launch_chromium, bots.url)
+    await customer.wait_received(2.0)
+    signaling_server.kill()
+    await expect(customer.alert).to_contain_text("Your call goes on")
+    # Audio keeps flowing peer to peer: the next 3 s are still the bot's speech.
+    lost_at = await customer.test_hook("receivedSeconds()")
+    await customer.wait_received(lost_at + 3.0)
+    after = (await customer.received())[round(lost_at * 48_000) :]
+    heard = window_correlations(after, read_wav(AGENT_SAMPLE)[0])
+    assert median(heard) >= MIN_CORRELATION, heard
+    assert await customer.state() == "connected"
+    # Hanging up closes the peer connection, which is all the bot can learn now.
+    await customer.hang_up()
+    await customer.wait_state("ended")
+    await asyncio.to_thread(bot.wait_log, "ended reason=(remote-closed|media-timeout)")
 
 
 async def test_mute_silences_what_the_bot_receives(
