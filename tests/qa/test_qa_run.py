@@ -7,7 +7,6 @@ extra delay, injected in the far end's outgoing RTP by `tests/qa/impaired_bot.py
 from __future__ import annotations
 
 import json
-import statistics
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -108,11 +107,14 @@ def test_loss_ranks_mos_lower_at_five_percent(qa_run: QaRun, tmp_path: Path) -> 
 
 def test_delay_estimate_follows_an_injected_200_ms(qa_run: QaRun, tmp_path: Path) -> None:
     """One run against two echo far ends whose outgoing packets leave 150 and 350 ms late, so
-    both groups of calls share the machine's load; the medians of their delays differ by 200 ms.
+    both groups of calls share the machine's load; their least delays differ by 200 ms.
 
-    Why 150 ms in the baseline: the capture's timeline (`StereoTimeline`) lets a channel's first
-    frame land up to its 100 ms gap tolerance early, so an echo whose first frame comes within
-    ~100 ms of the first sent one is measured up to 100 ms short. Past that, it is exact.
+    The least, because what varies from call to call only adds: on a busy host a packet that
+    comes late makes aiortc's receive buffer skip and hold 200 ms more for the rest of the call,
+    and a stalled event loop shifts the capture. Why 150 ms in the baseline: the capture's
+    timeline (`StereoTimeline`) lets a channel's first frame land up to its 100 ms gap tolerance
+    early, so an echo whose first frame comes within ~100 ms of the first sent one would be
+    measured up to 100 ms short.
     """
     for extra in ("150", "350"):
         qa_run.far_end(
@@ -126,5 +128,5 @@ def test_delay_estimate_follows_an_injected_200_ms(qa_run: QaRun, tmp_path: Path
         assert delay is not None, call["verdict"]["failures"]
         groups[call["peer_name"]].append(delay)
     assert all(len(delays) >= 4 for delays in groups.values()), groups
-    shift = statistics.median(groups["delay-350"]) - statistics.median(groups["delay-150"])
+    shift = min(groups["delay-350"]) - min(groups["delay-150"])
     assert abs(shift - 200) <= 20, groups
