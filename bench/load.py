@@ -33,6 +33,8 @@ MIN_FPS = 49.5
 """Real time: every call receives at least this many frames in every 1-s bin."""
 MAX_GROWTH_MS = 20.0
 """Real time: the median receive delay of the last 5 s exceeds that of the first 5 s by less."""
+SATURATED = 85.0
+"""CPU % of a core above which a failing agent counts as overloaded (not as disturbed)."""
 CALLER_STALL_MS = 60.0
 """A caller whose event loop was this late once skipped frames (its tracks restart their
 schedule past 3 frames late)."""
@@ -175,6 +177,7 @@ class LoadResult:
     caller_lag_max_ms: float
     load: str
     setup_s: float
+    cores: int = 1
 
     @property
     def realtime(self) -> bool:
@@ -196,6 +199,11 @@ class LoadResult:
         if self.growth_ms >= MAX_GROWTH_MS:
             reasons.append("delay")
         return f"FAIL ({', '.join(reasons)})"
+
+    @property
+    def overloaded(self) -> bool:
+        """Failed with its cores (nearly) full: more calls would fail too."""
+        return not self.realtime and self.cpu_percent >= SATURATED * self.cores
 
     @property
     def caller_trouble(self) -> str:
@@ -240,7 +248,9 @@ class LoadRun:
         try:
             self._wait_agents(agents, agent)
             idle_rss = rss_mb(process_tree(agent.pid))
-            return self._load(name, agent, calls, seconds, caller_args=caller_args, idle=idle_rss)
+            result = self._load(name, agent, calls, seconds, caller_args=caller_args, idle=idle_rss)
+            result.cores = len(cores.split(","))
+            return result
         finally:
             stop(agent)
             log.close()
