@@ -42,8 +42,12 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 
 def spread(values: Sequence[float]) -> dict[str, float | None]:
-    """p50, p90 and p99 of `values`."""
-    return {f"p{p}": percentile(values, p) for p in PERCENTILES}
+    """min, p50, p90, p99 and max of `values` (for MOS the low end is the news)."""
+    return {
+        "min": min(values, default=None),
+        **{f"p{p}": percentile(values, p) for p in PERCENTILES},
+        "max": max(values, default=None),
+    }
 
 
 def verdict_dict(verdict: Verdict) -> dict[str, Any]:
