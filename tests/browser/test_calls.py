@@ -112,8 +112,9 @@ async def test_queued_call_is_answered_when_a_bot_starts(
     await expect(customer.status).to_contain_text("number 1 in the queue")
     await start_bot(bots)
     await customer.wait_state("connected")
-    await customer.wait_received(3.0)
+    await customer.wait_received(6.0)
     heard = window_correlations(await customer.received(), read_wav(AGENT_SAMPLE)[0])
+    assert len(heard) >= 4, heard
     assert median(heard) >= MIN_CORRELATION, heard
 
 
@@ -143,11 +144,12 @@ async def test_connected_call_outlives_the_signaling_server(
     await customer.wait_received(2.0)
     signaling_server.kill()
     await expect(customer.alert).to_contain_text("Your call goes on")
-    # Audio keeps flowing peer to peer: the next 3 s are still the bot's speech.
+    # Audio keeps flowing peer to peer: the next 5 s are still the bot's speech.
     lost_at = await customer.test_hook("receivedSeconds()")
-    await customer.wait_received(lost_at + 3.0)
+    await customer.wait_received(lost_at + 5.0)
     after = (await customer.received())[round(lost_at * 48_000) :]
     heard = window_correlations(after, read_wav(AGENT_SAMPLE)[0])
+    assert len(heard) >= 3, heard
     assert median(heard) >= MIN_CORRELATION, heard
     assert await customer.state() == "connected"
     # Hanging up closes the peer connection, which is all the bot can learn now.
