@@ -85,6 +85,21 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def figures_line(verdict: Verdict) -> str:
+    """The call's figures in one line, e.g. `MOS 4.34 (R 90.1) · delay 267 ms · …`."""
+    parts = []
+    if verdict.quality is not None:
+        q = verdict.quality
+        parts.append(f"MOS {q.mos:.2f} (R {q.r:.1f}, {q.loss_percent:.1f} % loss)")
+    audio = verdict.audio
+    if audio is not None and audio.delay_ms is not None:
+        parts.append(f"delay {audio.delay_ms:.0f} ms")
+    if audio is not None and audio.correlation is not None:
+        parts.append(f"correlation {audio.correlation:.2f}")
+        parts.append(f"{100 * (audio.silent_share or 0.0):.0f} % of windows silent or missing")
+    return " · ".join(parts)
+
+
 def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """Counts, percentiles of setup time, delay and MOS, and every failure with its reason."""
     setup = [ms for call, _ in outcomes if (ms := call.since_request_ms("connected")) is not None]
@@ -146,6 +161,9 @@ def junit_xml(outcomes: Sequence[Outcome], suite: str = "agent-bot call") -> str
                 case, tag, message=reasons, type=",".join(f.check for f in verdict.failures)
             )
             element.text = "\n".join(f"{f.check}: {f.reason}" for f in verdict.failures)
+        figures = figures_line(verdict)
+        if figures:
+            ET.SubElement(case, "system-out").text = figures
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

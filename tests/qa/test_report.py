@@ -83,8 +83,11 @@ def test_junit_has_one_testcase_per_call(tmp_path: Path, outcomes: list[Outcome]
     cases = {case.get("name"): case for case in suite.findall("testcase")}
     assert list(cases) == ["good-0", "good-1", "good-2", "silent", "unanswered"]
     assert all(case.get("classname") and case.get("time") for case in cases.values())
-    assert all(len(cases[name]) == 0 for name in ("good-0", "good-1", "good-2"))
-    (failure,) = cases["silent"]
+    for name in ("good-0", "good-1", "good-2"):
+        (out,) = cases[name]  # no failure, the figures
+        assert out.tag == "system-out" and "MOS 4." in (out.text or "")
+        assert "delay " in (out.text or "") and "correlation 1.00" in (out.text or "")
+    failure, _ = cases["silent"]
     assert failure.tag == "failure" and "silence" in (failure.get("message") or "")
     (error,) = cases["unanswered"]
     assert error.tag == "error" and error.get("message") == "no agent answered"
