@@ -66,6 +66,9 @@ class Thresholds:
     min_mos: float | None = None
     min_correlation: float | None = None
     max_delay_ms: float | None = None
+    max_caller_lag_ms: float | None = None
+    """Worst event-loop lag of the caller itself during the call beyond which its figures
+    (delay, damage) say more about the caller than about the far end."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class Failure:
     """One failed check and why, in words."""
 
     check: str
-    """"call" (it did not run), "mos", "correlation" or "delay"."""
+    """"call" (it did not run), "caller" (the caller itself lagged: figures unreliable),
+    "mos", "correlation" or "delay"."""
     reason: str
 
 
@@ -93,8 +97,8 @@ class Verdict:
 
     @property
     def errored(self) -> bool:
-        """The call itself failed (as opposed to a quality threshold)."""
-        return any(failure.check == "call" for failure in self.failures)
+        """The call did not run, or the caller could not measure it (not a quality failure)."""
+        return any(failure.check in ("call", "caller") for failure in self.failures)
 
 
 def judge_call(
@@ -104,11 +108,13 @@ def judge_call(
     reference: Pcm | None = None,
     received: Pcm | None = None,
     echo: bool = False,
+    caller_lag_ms: float | None = None,
 ) -> Verdict:
     """Compare, estimate and judge one finished call.
 
     `echo`: the far end sends back what it receives, so the audio delay is a round trip and
-    the upstream loss also reaches our ear.
+    the upstream loss also reaches our ear. `caller_lag_ms`: the worst lag of the caller's own
+    event loop during the call, when measured.
     """
     if call.error is not None or not call.connected:
         reason = call.error or "the call never connected"
@@ -118,15 +124,30 @@ def judge_call(
     if reference is not None:
         audio = compare(reference, received if received is not None else np.zeros(0, np.int16))
     quality = estimate(_one_way_ms(call.stats, audio, echo), 100 * _heard_loss(call.stats, echo))
-    verdict = judge(quality, audio, thresholds)
+    verdict = judge(quality, audio, thresholds, caller_lag_ms=caller_lag_ms)
     for failure in verdict.failures:
         logger.info("call=%s failed %s: %s", call.call_id, failure.check, failure.reason)
     return verdict
 
 
-def judge(quality: Quality, audio: AudioComparison | None, thresholds: Thresholds) -> Verdict:
+def judge(
+    quality: Quality,
+    audio: AudioComparison | None,
+    thresholds: Thresholds,
+    *,
+    caller_lag_ms: float | None = None,
+) -> Verdict:
     """Hold the figures of a call that ran against the thresholds."""
     failures = []
+    limit = thresholds.max_caller_lag_ms
+    if limit is not None and caller_lag_ms is not None and caller_lag_ms > limit:
+        failures.append(
+            Failure(
+                "caller",
+                f"the caller's own event loop lagged {caller_lag_ms:.0f} ms (> {limit:.0f} ms): "
+                "its delay and damage figures are unreliable",
+            )
+        )
     if thresholds.min_mos is not None and quality.mos < thresholds.min_mos:
         failures.append(
             Failure(

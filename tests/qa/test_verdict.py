@@ -97,3 +97,15 @@ def test_thresholds_without_a_reference_fail_rather_than_pass_silently() -> None
     assert [f.reason for f in verdict.failures] == [
         "no reference to compare the received audio with"
     ]
+
+
+def test_a_lagging_caller_makes_the_call_inconclusive_not_failed(speech: Pcm) -> None:
+    thresholds = Thresholds(min_correlation=0.8, max_caller_lag_ms=100)
+    received = delayed(speech, 200)
+    calm = judge_call(Call(), thresholds, reference=speech, received=received, caller_lag_ms=20)
+    assert calm.passed
+    busy = judge_call(Call(), thresholds, reference=speech, received=received, caller_lag_ms=450)
+    assert busy.errored and [f.check for f in busy.failures] == ["caller"]
+    assert "450 ms" in busy.failures[0].reason
+    unmeasured = judge_call(Call(), thresholds, reference=speech, received=received)
+    assert unmeasured.passed
