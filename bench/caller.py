@@ -50,6 +50,8 @@ MAX_ECHO_DELAY = 3.0
 """Seconds back in the sent audio an echo is searched for."""
 FRAME_RATE = SAMPLE_RATE // FRAME_SAMPLES
 MIN_LEVEL = 100.0
+STALL = 0.03
+"""A late timer by more than this (s) marks a caller stall: packets were read that much late."""
 """Seconds of received audio quieter than this (RMS) are not used to find the delay."""
 
 
@@ -241,12 +243,26 @@ class LagMeter:
 
     def __init__(self) -> None:
         self.lags: list[float] = []
+        self.stalls: list[tuple[float, float]] = []
+        """(from, to), monotonic s: the loop ran nothing else for longer than `STALL`."""
 
     async def run(self) -> None:
         while True:
             due = time.monotonic() + self.PERIOD
             await asyncio.sleep(self.PERIOD)
-            self.lags.append(max(0.0, time.monotonic() - due))
+            now = time.monotonic()
+            self.lags.append(max(0.0, now - due))
+            if now - due > STALL:
+                self.stalls.append((due, now))
+
+    def disturbed_bins(self, start: float, seconds: int) -> list[int]:
+        """1-s bins from `start` that a stall overlapped, with the bin after it (where the
+        packets read late are counted)."""
+        bins: set[int] = set()
+        for begin, end in self.stalls:
+            first, last = int(begin - start), int(end - start) + 1
+            bins.update(i for i in range(first, last + 1) if 0 <= i < seconds)
+        return sorted(bins)
 
 
 @dataclass
@@ -273,6 +289,8 @@ class Summary:
     """This caller process's CPU over the window, percent of one core."""
     lag_p99_ms: float
     lag_max_ms: float
+    disturbed_bins: list[int]
+    """Bins where the caller itself stalled: what it counted there says nothing of the agent."""
     per_call: list[CallFigures]
 
 
@@ -307,6 +325,7 @@ async def run(args: argparse.Namespace) -> Summary:
     setup_s = time.monotonic() - began
     await asyncio.sleep(args.warmup)
     lag.lags.clear()
+    lag.stalls.clear()
     start, cpu = time.monotonic(), time.process_time()
     say("window-start")
     await asyncio.sleep(args.seconds)
@@ -324,6 +343,7 @@ async def run(args: argparse.Namespace) -> Summary:
         cpu_percent=100 * cpu / (end - start),
         lag_p99_ms=1000 * lags[int(0.99 * (len(lags) - 1))],
         lag_max_ms=1000 * lags[-1],
+        disturbed_bins=lag.disturbed_bins(start, args.seconds),
         per_call=[figures(call, args.delay, start, end) for call in calls],
     )
 

@@ -175,6 +175,8 @@ class LoadResult:
     growth_ms: float
     caller_cpu_percent: float
     caller_lag_max_ms: float
+    disturbed_bins: int
+    """1-s bins left out of `min_fps` because the caller itself stalled there."""
     load: str
     setup_s: float
     cores: int = 1
@@ -213,7 +215,12 @@ class LoadResult:
         if self.caller_lag_max_ms > CALLER_STALL_MS:
             # A stalled caller sends nothing for a while: an echo that keeps its own output
             # clock plays silence meanwhile and stays that much later for good.
-            return f"caller stalled {self.caller_lag_max_ms:.0f} ms"
+            return (
+                f"caller stalled up to {self.caller_lag_max_ms:.0f} ms, "
+                f"{self.disturbed_bins} bins left out"
+            )
+        if self.disturbed_bins:
+            return f"{self.disturbed_bins} bins left out: caller stalls"
         return ""
 
 
@@ -295,7 +302,14 @@ class LoadRun:
         if caller.wait() != 0 or not summary:
             raise RuntimeError(f"the caller failed (exit {caller.returncode})")
         per_call = [c for c in summary["per_call"] if c["error"] is None]
-        fps = [min(smoothed_bins(c["bins"]), default=0) for c in per_call]
+        disturbed = set(summary["disturbed_bins"])
+        fps = [
+            min(
+                (n for i, n in enumerate(smoothed_bins(c["bins"])) if i not in disturbed),
+                default=0,
+            )
+            for c in per_call
+        ]
         growth = [c["growth_ms"] for c in per_call if c["growth_ms"] is not None]
         return LoadResult(
             agent=name,
@@ -307,6 +321,7 @@ class LoadRun:
             growth_ms=max(growth, default=float("inf")),
             caller_cpu_percent=summary["cpu_percent"],
             caller_lag_max_ms=summary["lag_max_ms"],
+            disturbed_bins=len(disturbed),
             load=load_average(),
             setup_s=summary["setup_s"],
         )
