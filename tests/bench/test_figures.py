@@ -1,0 +1,82 @@
+"""The load benchmarks' figures: frame-rate bins, echo delay, delay growth, caller stalls."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from caller import (
+    FRAME_RATE,
+    STEP,
+    LagMeter,
+    SentAudio,
+    Tally,
+    decimated,
+    growth_ms,
+)
+from load import smoothed_bins
+
+from agent_bot.media.frames import FRAME_SAMPLES
+
+
+def test_one_frame_across_a_bin_edge_counts_in_its_bin() -> None:
+    assert smoothed_bins([50, 49, 51, 50]) == [50, 50, 50, 50]
+    assert smoothed_bins([51, 49]) == [50, 50]
+
+
+def test_a_real_shortfall_stays() -> None:
+    assert smoothed_bins([50, 49, 50]) == [50, 49, 50]
+    # A stall then a burst: only one frame moves, the bin stays short.
+    assert smoothed_bins([45, 55]) == [46, 54]
+
+
+async def test_tally_bins_packets_by_arrival_second() -> None:
+    tally = Tally()
+    for index in range(150):
+        await tally.add(SimpleNamespace(payload=b"x", timestamp=index * FRAME_SAMPLES))
+        tally.arrivals[-1] = 10.0 + index * 0.02
+    assert tally.bins(10.0, 3) == [50, 50, 50]
+    assert tally.bins(10.5, 3) == [50, 50, 25]
+
+
+async def test_transit_growth_sees_a_send_schedule_slip() -> None:
+    tally = Tally()
+    for index in range(1000):  # 20 s; from 10 s on every packet arrives 100 ms later
+        await tally.add(SimpleNamespace(payload=b"x", timestamp=index * FRAME_SAMPLES))
+        tally.arrivals[-1] = index * 0.02 + (0.1 if index >= 500 else 0.0)
+    assert growth_ms(tally.transits(0.0, 20.0), 0.0, 20.0) == pytest.approx(100, abs=1)
+    assert growth_ms(tally.transits(0.0, 9.9), 0.0, 9.9) == pytest.approx(0, abs=1)
+
+
+@pytest.mark.parametrize("delay", [0.0412, 0.2, 1.337])
+def test_echo_delay_is_found_in_what_was_sent(delay: float) -> None:
+    rng = np.random.default_rng(7)
+    sample = (rng.standard_normal(FRAME_SAMPLES * 250) * 3000).astype(np.int16)  # 5 s
+    sent = SentAudio(sample)
+    sent.times = [100.0 + k * 0.02 for k in range(600)]  # 12 s sent, looping the sample
+    # What arrives at `at`: the audio sent `delay` s before, one second of it.
+    at = 106.0
+    position = round((at - delay - 100.0) * 48_000)
+    looped = np.concatenate([sample, sample, sample])
+    received = looped[position : position + FRAME_SAMPLES * FRAME_RATE]
+    found = sent.delay(decimated(received), at)
+    assert found == pytest.approx(delay, abs=0.001)
+
+
+def test_echo_delay_needs_enough_sent_audio() -> None:
+    sent = SentAudio(np.ones(FRAME_SAMPLES * 10, dtype=np.int16))
+    sent.times = [0.0, 0.02]
+    assert sent.delay(np.ones(STEP * FRAME_RATE), 0.05) is None
+
+
+def test_caller_stalls_mark_their_bin_and_the_next() -> None:
+    meter = LagMeter()
+    meter.stalls = [(12.9, 13.2), (20.5, 20.6)]
+    assert meter.disturbed_bins(10.0, 20) == [2, 3, 4, 10, 11]
+    assert meter.disturbed_bins(10.0, 11) == [2, 3, 4, 10]
