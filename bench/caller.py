@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import itertools
 import json
 import logging
 import statistics
@@ -70,14 +71,20 @@ class Tally:
             self.timestamps.append(packet.timestamp)
             self.payloads.append(packet.payload)
 
-    def bins(self, start: float, seconds: int) -> list[int]:
-        """Packets (20 ms frames) received in each 1-s bin from `start`."""
-        counts = [0] * seconds
-        for at in self.arrivals:
-            index = int(at - start)
-            if at >= start and index < seconds:
-                counts[index] += 1
-        return counts
+    def bins(self, start: float, seconds: int) -> list[float]:
+        """Frames received in each 1-s bin from `start`, counting a packet that straddles a
+        bin edge in part: the count grows linearly from one arrival to the next, so a steady
+        stream gives 50.0 per bin whatever its phase, and a stall shows as a short bin."""
+        edges = [self.received_by(start + second) for second in range(seconds + 1)]
+        return [round(b - a, 2) for a, b in itertools.pairwise(edges)]
+
+    def received_by(self, at: float) -> float:
+        """Packets received by `at`, interpolated between arrivals."""
+        count = bisect.bisect_right(self.arrivals, at)
+        if count == 0 or count == len(self.arrivals):
+            return float(count)
+        last, following = self.arrivals[count - 1], self.arrivals[count]
+        return count + (at - last) / (following - last) if following > last else float(count)
 
     def transits(self, start: float, end: float) -> list[tuple[float, float]]:
         """(arrival, arrival minus RTP time (s, plus a constant)) of packets in [start, end)."""
@@ -271,7 +278,7 @@ class CallFigures:
 
     index: int
     error: str | None
-    bins: list[int]
+    bins: list[float]
     delay_ms: float | None
     """Median echo delay over the first `GROWTH_SPAN` seconds (`--delay echo` only)."""
     growth_ms: float | None

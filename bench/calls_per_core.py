@@ -85,7 +85,7 @@ def row(r: LoadResult) -> str:
     verdict = r.verdict + (f"  [{r.caller_trouble}]" if r.caller_trouble else "")
     return (
         f"{r.agent:<10} {r.calls:>4} {r.connected:>5} {r.cpu_percent:>6.1f} "
-        f"{r.cpu_percent / r.calls:>7.2f} {r.rss_per_call_mb:>8.2f} {r.min_fps:>8.0f} "
+        f"{r.cpu_percent / r.calls:>7.2f} {r.rss_per_call_mb:>8.2f} {r.min_fps:>8.1f} "
         f"{r.growth_ms:>10.1f} {r.caller_cpu_percent:>9.1f} {r.load:>15}  {verdict}"
     )
 

@@ -28,7 +28,6 @@ from tests.procs import AGENT_TOKEN, SignalingServer, free_port  # noqa: E402
 
 AGENT_CORE = 0
 CALLER_CORE = 1
-FRAME_RATE = 50
 MIN_FPS = 49.5
 """Real time: every call receives at least this many frames in every 1-s bin."""
 MAX_GROWTH_MS = 20.0
@@ -148,18 +147,6 @@ def health(server: SignalingServer) -> dict[str, Any]:
     with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as response:
         data: dict[str, Any] = json.load(response)
     return data
-
-
-def smoothed_bins(bins: list[int]) -> list[int]:
-    """Per-second frame counts, with one frame moved across an edge where one bin is short and
-    its neighbour over (a packet a millisecond on the other side of the bin edge)."""
-    out = list(bins)
-    for i in range(len(out) - 1):
-        if out[i] < FRAME_RATE < out[i + 1] or out[i] > FRAME_RATE > out[i + 1]:
-            step = 1 if out[i] < out[i + 1] else -1
-            out[i] += step
-            out[i + 1] -= step
-    return out
 
 
 @dataclass
@@ -305,7 +292,7 @@ class LoadRun:
         disturbed = set(summary["disturbed_bins"])
         fps = [
             min(
-                (n for i, n in enumerate(smoothed_bins(c["bins"])) if i not in disturbed),
+                (n for i, n in enumerate(c["bins"]) if i not in disturbed),
                 default=0,
             )
             for c in per_call

@@ -20,29 +20,32 @@ from caller import (
     decimated,
     growth_ms,
 )
-from load import smoothed_bins
 
 from agent_bot.media.frames import FRAME_SAMPLES
 
 
-def test_one_frame_across_a_bin_edge_counts_in_its_bin() -> None:
-    assert smoothed_bins([50, 49, 51, 50]) == [50, 50, 50, 50]
-    assert smoothed_bins([51, 49]) == [50, 50]
+async def test_a_steady_stream_gives_50_frames_per_bin_whatever_its_phase() -> None:
+    tally = await stream([10.0 + 0.02 * k + 0.0193 for k in range(200)])
+    assert tally.bins(10.5, 3) == [50.0, 50.0, 50.0]
 
 
-def test_a_real_shortfall_stays() -> None:
-    assert smoothed_bins([50, 49, 50]) == [50, 49, 50]
-    # A stall then a burst: only one frame moves, the bin stays short.
-    assert smoothed_bins([45, 55]) == [46, 54]
+async def test_a_stall_shows_in_its_bin_and_the_burst_in_the_next() -> None:
+    # No packets from 11.9 s, then the five late ones at once just after 12 s.
+    arrivals = [9.0 + 0.02 * k + 0.005 for k in range(250)]
+    arrivals = [12.001 if 11.9 <= at < 12.0 else at for at in arrivals]
+    tally = await stream(arrivals)
+    first, stalled, burst = tally.bins(10.0, 3)
+    assert first == 50.0
+    assert 44 < stalled < 49.5
+    assert burst > 50.5
 
 
-async def test_tally_bins_packets_by_arrival_second() -> None:
+async def stream(arrivals: list[float]) -> Tally:
     tally = Tally()
-    for index in range(150):
+    for index, at in enumerate(arrivals):
         await tally.add(SimpleNamespace(payload=b"x", timestamp=index * FRAME_SAMPLES))
-        tally.arrivals[-1] = 10.0 + index * 0.02
-    assert tally.bins(10.0, 3) == [50, 50, 50]
-    assert tally.bins(10.5, 3) == [50, 50, 25]
+        tally.arrivals[-1] = at
+    return tally
 
 
 async def test_transit_growth_sees_a_send_schedule_slip() -> None:
