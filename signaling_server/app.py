@@ -41,7 +41,6 @@ from signaling_server.protocol import (
     parse,
 )
 from signaling_server.ratelimit import TokenBucket
-from signaling_server.stores.base import PairingStore
 from signaling_server.stores.memory import MemoryStore
 from signaling_server.stores.redis import RedisStore
 
@@ -103,15 +102,12 @@ class SignalingServer:
             "max_http_buffer_size": MAX_MESSAGE_BYTES,
             "async_handlers": False,
         }
-        store: PairingStore
         if settings.redis_url is None:
-            store = MemoryStore()
-            self.pairing = Pairing(store)
+            self.pairing = Pairing(MemoryStore())
         else:
             # Several nodes: emits go through Redis pub/sub; long-polling would need sticky
             # sessions, so WebSocket only; wall-clock times order the shared queue.
-            store = RedisStore(Redis.from_url(settings.redis_url))
-            self.pairing = Pairing(store, clock=time.time)
+            self.pairing = Pairing(RedisStore(Redis.from_url(settings.redis_url)), clock=time.time)
             options["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
             options["transports"] = ["websocket"]
         self.sio = SocketServer(partial(self.metrics.inc, "malformed_packets_total"), **options)
@@ -152,12 +148,7 @@ class SignalingServer:
         (A lone node just forgets: its state dies with it and media already flowing goes on.)
         """
         for sid in list(self._sessions):
-            session = self._sessions.pop(sid)
-            log.info("%s %s: node shutting down", session.role, sid)
-            try:
-                await self._deliver(await self.pairing.remove(sid))
-            except Exception:
-                log.exception("%s %s: ending its calls failed", session.role, sid)
+            await self._forget(sid, "node shutting down")
 
     # --- connections -------------------------------------------------------------------------
 
@@ -221,15 +212,19 @@ class SignalingServer:
         if self.sio.manager.is_connected(sid, NAMESPACE):
             # a connected client emitted an event named "disconnect"
             return error_ack(ErrorCode.UNKNOWN_EVENT, "'disconnect' is reserved")
+        await self._forget(sid, str(args[0]) if args else "")
+        return None
+
+    async def _forget(self, sid: str, reason: str) -> None:
+        """A client is gone: end or re-offer its calls."""
         session = self._sessions.pop(sid, None)
         if session is None:
-            return None
-        log.info("%s %s disconnected (%s)", session.role, sid, args[0] if args else "")
+            return
+        log.info("%s %s disconnected (%s)", session.role, sid, reason)
         try:
             await self._deliver(await self.pairing.remove(sid))
         except Exception:
             log.exception("%s %s: ending its calls failed", session.role, sid)
-        return None
 
     # --- events ------------------------------------------------------------------------------
 
@@ -273,28 +268,27 @@ class SignalingServer:
         request = parse(CallRequest, data)
         outcome = await self.pairing.request_call(session.sid, request.offerer)
         self.metrics.inc("calls_total")
-        await self._deliver(outcome)
-        return outcome.ack
+        return await self._deliver(outcome)
 
     async def _call_accept(self, session: Session, data: Any) -> dict[str, Any]:
-        outcome = await self.pairing.accept(session.sid, parse(CallRef, data).callId)
-        await self._deliver(outcome)
-        return outcome.ack
+        return await self._deliver(
+            await self.pairing.accept(session.sid, parse(CallRef, data).callId)
+        )
 
     async def _call_reject(self, session: Session, data: Any) -> dict[str, Any]:
-        outcome = await self.pairing.reject(session.sid, parse(CallRef, data).callId)
-        await self._deliver(outcome)
-        return outcome.ack
+        return await self._deliver(
+            await self.pairing.reject(session.sid, parse(CallRef, data).callId)
+        )
 
     async def _hangup(self, session: Session, data: Any) -> dict[str, Any]:
-        outcome = await self.pairing.hangup(session.sid, parse(CallRef, data).callId)
-        await self._deliver(outcome)
-        return outcome.ack
+        return await self._deliver(
+            await self.pairing.hangup(session.sid, parse(CallRef, data).callId)
+        )
 
     async def _agent_status(self, session: Session, data: Any) -> dict[str, Any]:
-        outcome = await self.pairing.set_available(session.sid, parse(AgentStatus, data).available)
-        await self._deliver(outcome)
-        return outcome.ack
+        return await self._deliver(
+            await self.pairing.set_available(session.sid, parse(AgentStatus, data).available)
+        )
 
     async def _relay(self, event: Event, session: Session, data: Any) -> dict[str, Any]:
         message = parse(RELAYED[event], data)
@@ -311,8 +305,8 @@ class SignalingServer:
 
     # --- effects -----------------------------------------------------------------------------
 
-    async def _deliver(self, outcome: Outcome) -> None:
-        """Send an operation's messages and start its ring timers."""
+    async def _deliver(self, outcome: Outcome) -> dict[str, Any]:
+        """Send an operation's messages, start its ring timers; return its ack's fields."""
         if outcome.accepted:
             self.metrics.inc("calls_accepted_total", outcome.accepted)
         for reason in outcome.ended:
@@ -327,6 +321,7 @@ class SignalingServer:
             )
         for emit in outcome.emits:
             await self.sio.emit(emit.event, emit.data, to=emit.to)
+        return outcome.ack
 
     def _spawn(self, operation: Callable[..., Awaitable[Outcome]], *args: str) -> None:
         """Run a pairing operation in the background and deliver its outcome."""
