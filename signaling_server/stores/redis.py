@@ -107,10 +107,6 @@ class RedisStore(PairingStore):
         ):
             yield held
 
-    async def clear(self) -> None:
-        """Forget everything (a fresh deployment; tests)."""
-        await self._redis.delete(self._agents, self._customers, self._calls, self._queue)
-
     async def get_agent(self, sid: str) -> Agent | None:
         raw = await self._redis.hget(self._agents, sid)
         return None if raw is None else _agent(raw)
