@@ -52,7 +52,8 @@ export class Call extends EventTarget {
   start() {
     this.mark("start");
     this.setState("connecting");
-    // One Socket.IO connection per call: the server ends the call when it drops.
+    // One Socket.IO connection per call, never re-established: the server forgets a customer
+    // whose connection drops (see onSignalingLost).
     this.socket = io(location.origin, {
       auth: { role: "customer", name: this.name },
       reconnection: false,
