@@ -49,18 +49,25 @@ class StereoTimeline:
         self._gap = round(gap * SAMPLE_RATE)
         self._pending: list[list[Pcm]] = [[], []]
         self._ends = [0, 0]  # position after each channel's last sample
+        self._started = [False, False]
         self.written = 0  # position up to which both channels have been taken
 
     def add(self, channel: int, pcm: Pcm, now: float) -> None:
-        """Appends `pcm` to one channel, after silence if that channel fell behind the clock."""
-        self._catch_up(channel, self._position(now) - len(pcm))
+        """Appends `pcm` to one channel, after silence if that channel fell behind the clock.
+
+        A channel's first frame is placed exactly at its arrival time; later frames only when
+        they are more than the gap late (jitter within the gap inserts nothing).
+        """
+        gap = self._gap if self._started[channel] else 0
+        self._started[channel] = True
+        self._catch_up(channel, self._position(now) - len(pcm), gap)
         self._append(channel, pcm)
 
     def take(self, now: float) -> Pcm:
         """Interleaved stereo samples ready on both channels; a channel silent for longer than
         the gap is first filled with silence up to the clock."""
         for channel in (RECEIVED, SENT):
-            self._catch_up(channel, self._position(now))
+            self._catch_up(channel, self._position(now), self._gap)
         return self._interleave(min(self._ends))
 
     def finish(self) -> Pcm:
@@ -73,9 +80,9 @@ class StereoTimeline:
     def _position(self, now: float) -> int:
         return round((now - self._start) * SAMPLE_RATE)
 
-    def _catch_up(self, channel: int, position: int) -> None:
+    def _catch_up(self, channel: int, position: int, gap: int) -> None:
         missing = position - self._ends[channel]
-        if missing > self._gap:
+        if missing > gap:
             self._append(channel, np.zeros(missing, dtype=np.int16))
 
     def _append(self, channel: int, pcm: Pcm) -> None:

@@ -69,6 +69,15 @@ def test_a_side_that_starts_late_is_placed_at_its_arrival_time() -> None:
     assert len(right) == len(left) == round(0.5 * SAMPLE_RATE)
 
 
+def test_a_first_frame_late_by_less_than_the_gap_is_still_placed_exactly() -> None:
+    timeline = StereoTimeline(start=0.0)
+    for index in range(10):
+        timeline.add(1, frame(1), (index + 1) * 0.020)
+    timeline.add(0, frame(7), 0.080)  # 60 ms late: within the gap, but the first frame
+    left, _ = channels(timeline.take(0.2))
+    assert int(np.argmax(left == 7)) == round(0.060 * SAMPLE_RATE)
+
+
 def test_jitter_shorter_than_the_gap_inserts_no_silence() -> None:
     timeline = StereoTimeline(start=0.0)
     for index in range(10):
