@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -88,17 +88,7 @@ class LoadMonitor:
             self._task.cancel()
 
     async def _run(self) -> None:
-        cpu_before, wall_before = time.process_time(), time.monotonic()
-        while True:
-            expected = time.monotonic() + self._period
-            await asyncio.sleep(self._period)
-            now = time.monotonic()
-            cpu_now = time.process_time()
-            sample = LoadSample(
-                lag_ms=max(0.0, now - expected) * 1000,
-                cpu_percent=100 * (cpu_now - cpu_before) / max(now - wall_before, 1e-6),
-            )
-            cpu_before, wall_before = cpu_now, now
+        async for sample in load_samples(self._period):
             if self.admission.update(sample):
                 state = "available" if self.admission.available else "unavailable"
                 logger.warning(
@@ -108,3 +98,18 @@ class LoadMonitor:
                     self.admission.cpu_percent,
                 )
                 await self._on_change(self.admission.available)
+
+
+async def load_samples(period: float) -> AsyncIterator[LoadSample]:
+    """This process's event-loop lag and CPU, measured every `period` seconds, forever."""
+    cpu_before, wall_before = time.process_time(), time.monotonic()
+    while True:
+        expected = time.monotonic() + period
+        await asyncio.sleep(period)
+        now = time.monotonic()
+        cpu_now = time.process_time()
+        yield LoadSample(
+            lag_ms=max(0.0, now - expected) * 1000,
+            cpu_percent=100 * (cpu_now - cpu_before) / max(now - wall_before, 1e-6),
+        )
+        cpu_before, wall_before = cpu_now, now

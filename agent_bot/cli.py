@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--max-delay-ms", type=positive_float, help="fail calls with more delay")
     call.add_argument(
+        "--max-caller-lag-ms",
+        type=positive_float,
+        default=250.0,
+        help="a call during which this process's own event loop lagged more is inconclusive "
+        "(an error, not a quality failure): this machine was too loaded to measure it",
+    )
+    call.add_argument(
         "--capture-seconds",
         type=positive_float,
         default=30.0,
@@ -246,7 +253,12 @@ async def run_call(args: argparse.Namespace, options: CallOptions, expect: Pcm |
         name=args.name,
     )
     replay = Replay(
-        Thresholds(args.min_mos, args.min_correlation, args.max_delay_ms),
+        Thresholds(
+            min_mos=args.min_mos,
+            min_correlation=args.min_correlation,
+            max_delay_ms=args.max_delay_ms,
+            max_caller_lag_ms=args.max_caller_lag_ms,
+        ),
         Progress(args.calls),
         expect=expect,
         echo=not args.silence,

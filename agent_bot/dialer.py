@@ -8,12 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from agent_bot.admission import load_samples
 from agent_bot.call import Call, CallEnd, CallOptions
 from agent_bot.report import CallReport
 from agent_bot.signaling import SignalingClient, SignalingError
 from signaling_server.protocol import Event
 
 logger = logging.getLogger(__name__)
+
+LAG_PERIOD = 0.1
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Dialer:
                 self.observer.finished(report)
             return report
 
+        lag = asyncio.create_task(self._track_lag())
         tasks = []
         for index in range(self.plan.calls):
             if self._stopping.is_set():
@@ -88,12 +92,21 @@ class Dialer:
             tasks.append(asyncio.create_task(one(index)))
             if interval and index + 1 < self.plan.calls:
                 await asyncio.sleep(interval)
-        return list(await asyncio.gather(*tasks))
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            lag.cancel()
 
     async def stop(self) -> None:
         """Start no more calls and hang up those in progress."""
         self._stopping.set()
         await asyncio.gather(*(call.hangup() for call in list(self._calls)))
+
+    async def _track_lag(self) -> None:
+        """Keep each call's worst event-loop lag (`CallReport.loop_lag_ms`)."""
+        async for sample in load_samples(LAG_PERIOD):
+            for call in self._calls:
+                call.report.loop_lag_ms = max(call.report.loop_lag_ms, sample.lag_ms)
 
     async def _place(self, index: int) -> CallReport:
         offerer = "agent" if self.plan.agent_offers else "customer"

@@ -85,6 +85,9 @@ class CallReport:
     frames_received: int = 0
     frames_sent: int = 0
     recording: str | None = None
+    loop_lag_ms: float = 0.0
+    """Worst lag of this process's event loop during the call: high values mean the figures
+    say more about this process's load than about the network or the far end."""
 
     def mark(self, milestone: str) -> None:
         """Record the first time `milestone` (a `Timestamps` field) is reached."""

@@ -95,6 +95,7 @@ class Replay:
                 reference=reference if self.judges_audio else None,
                 received=received,
                 echo=self._echo,
+                caller_lag_ms=report.loop_lag_ms,
             ),
         )
         self.outcomes.append((report, verdict))
