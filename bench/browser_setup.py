@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import Browser, async_playwright  # noqa: E402
 
-from tests.bot.conftest import Bot  # noqa: E402
+from tests.bots import Bot  # noqa: E402
 from tests.browser.chromium import Launcher, find_chromium, playwright_disable_features  # noqa: E402
 from tests.browser.conftest import AGENT_SAMPLE, SPEECH_SAMPLE  # noqa: E402
 from tests.browser.customer import CustomerPage  # noqa: E402

@@ -1,109 +1,14 @@
-"""Agent bot processes for tests: `agent-bot` run as a real subprocess, its log kept."""
+"""The `bots` fixture: agent bots against the test's signaling server."""
 
 from __future__ import annotations
 
-import re
-import signal
-import subprocess
-import sys
-import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from agent_bot.media.frames import Pcm
+from tests.bots import Bots
 from tests.procs import SignalingServer
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-class Bot:
-    """One `python -m agent_bot ...` process with its log file."""
-
-    def __init__(self, args: list[str], log: Path, *, console: bool = False) -> None:
-        self.args = args
-        self.log = log
-        self._out = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent_bot", *args],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.PIPE if console else subprocess.DEVNULL,
-        )
-
-    def type(self, line: str) -> None:
-        """Write one line to the bot's console (started with `console=True`)."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_log(self, pattern: str, timeout: float = 30.0, count: int = 1) -> list[str]:
-        """Wait until `pattern` (a regex) matched `count` log lines; fail with the log."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = re.findall(f".*{pattern}.*", self.text())
-            if len(found) >= count:
-                return found
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        pytest.fail(f"{pattern!r} not seen (x{count}) in {self.log.name}:\n{self.text()[-4000:]}")
-
-    def wait(self, timeout: float = 60.0) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{self.args[0]} did not exit in {timeout} s:\n{self.text()[-4000:]}")
-
-    def signal(self, sig: signal.Signals) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._out.close()
-
-
-class Bots:
-    """Starts bots against one server and stops them all at teardown."""
-
-    def __init__(self, tmp_path: Path, url: str, token: str) -> None:
-        self.tmp_path = tmp_path
-        self.url = url
-        self.token = token
-        self.started: list[Bot] = []
-
-    def answer(self, *args: str, name: str = "answer", console: bool = False) -> Bot:
-        bot = self.run(
-            "answer", "--token", self.token, "--name", name, *args, log=name, console=console
-        )
-        bot.wait_log("agent registered")
-        return bot
-
-    def call(self, *args: str, name: str = "call") -> Bot:
-        return self.run("call", *args, log=name)
-
-    def run(self, command: str, *args: str, log: str, console: bool = False) -> Bot:
-        index = len(self.started)
-        bot = Bot(
-            [command, "--server", self.url, *args],
-            self.tmp_path / f"{index}-{log}.log",
-            console=console,
-        )
-        self.started.append(bot)
-        return bot
-
-    def close(self) -> None:
-        for bot in self.started:
-            bot.close()
 
 
 @pytest.fixture
@@ -111,18 +16,3 @@ def bots(tmp_path: Path, signaling_server: SignalingServer) -> Iterator[Bots]:
     manager = Bots(tmp_path, signaling_server.url, signaling_server.agent_token)
     yield manager
     manager.close()
-
-
-def read_recording(path: Path) -> tuple[Pcm, Pcm]:
-    """A call recording as (received, sent) mono int16 arrays."""
-    with wave.open(str(path), "rb") as wav:
-        assert wav.getnchannels() == 2
-        assert wav.getframerate() == 48_000
-        assert wav.getsampwidth() == 2
-        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    stereo = frames.reshape(-1, 2)
-    return stereo[:, 0].copy(), stereo[:, 1].copy()
-
-
-def recordings(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.wav"))

@@ -13,7 +13,7 @@ import pytest
 
 from agent_bot.media.frames import Pcm
 from agent_bot.qa.comparison import compare
-from tests.bot.conftest import SAMPLES, Bots, read_recording, recordings
+from tests.bots import SAMPLES, Bots, read_recording, recordings
 
 HELLO = SAMPLES / "hello-48k.wav"
 WEATHER = SAMPLES / "weather-48k.wav"

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.bot.conftest import Bots
+from tests.bots import Bots
 from tests.procs import SignalingServer
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bot.conftest import Bots
+from tests.bots import Bots
 
 
 def test_reject_then_accept_then_hang_up(bots: Bots, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.bot.conftest import Bots
+from tests.bots import Bots
 from tests.browser.chromium import (
     ChromiumMissingError,
     Launcher,

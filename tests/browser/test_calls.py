@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from playwright.async_api import expect
 
-from tests.bot.conftest import Bot, Bots, recordings
+from tests.bots import Bot, Bots, recordings
 from tests.browser.conftest import AGENT_SAMPLE, SPEECH_SAMPLE, LaunchChromium
 from tests.browser.customer import CustomerPage
 from tests.browser.similarity import read_wav, window_correlations

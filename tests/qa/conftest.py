@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent_bot.media.frames import Pcm
-from tests.bot.conftest import Bot
+from tests.bots import Bot
 from tests.procs import SignalingServer
 from tests.qa.signals import SAMPLES, read_wav
 
