@@ -51,6 +51,8 @@ MAX_ECHO_DELAY = 3.0
 """Seconds back in the sent audio an echo is searched for."""
 FRAME_RATE = SAMPLE_RATE // FRAME_SAMPLES
 MIN_LEVEL = 100.0
+GRACE = 0.5
+"""Seconds the calls go on after the window, so that its last bin is counted like the others."""
 STALL = 0.03
 """A late timer by more than this (s) marks a caller stall: packets were read that much late."""
 """Seconds of received audio quieter than this (RMS) are not used to find the delay."""
@@ -263,11 +265,14 @@ class LagMeter:
                 self.stalls.append((due, now))
 
     def disturbed_bins(self, start: float, seconds: int) -> list[int]:
-        """1-s bins from `start` that a stall overlapped, with the bin after it (where the
-        packets read late are counted)."""
+        """1-s bins from `start` that a stall may have touched: those it overlapped, the one
+        after (where the packets read late are counted) and, when it began near a bin edge,
+        the one before (the count at an edge is interpolated towards the next arrival)."""
         bins: set[int] = set()
         for begin, end in self.stalls:
-            first, last = int(begin - start), int(end - start) + 1
+            # The stall began up to one timer period before the timer was due.
+            first = int(begin - self.PERIOD - 0.02 - start)
+            last = int(end - start) + 1
             bins.update(i for i in range(first, last + 1) if 0 <= i < seconds)
         return sorted(bins)
 
@@ -338,6 +343,9 @@ async def run(args: argparse.Namespace) -> Summary:
     await asyncio.sleep(args.seconds)
     end, cpu = time.monotonic(), time.process_time() - cpu
     say("window-end")
+    # Keep receiving a little: the count at the window's end is interpolated towards the
+    # next arrival.
+    await asyncio.sleep(GRACE)
     lag_task.cancel()
     await asyncio.gather(*(call.hangup() for call in calls), return_exceptions=True)
     source.close()

@@ -80,6 +80,6 @@ def test_echo_delay_needs_enough_sent_audio() -> None:
 
 def test_caller_stalls_mark_their_bin_and_the_next() -> None:
     meter = LagMeter()
-    meter.stalls = [(12.9, 13.2), (20.5, 20.6)]
-    assert meter.disturbed_bins(10.0, 20) == [2, 3, 4, 10, 11]
+    meter.stalls = [(12.9, 13.2), (20.5, 20.6), (25.05, 25.2)]
+    assert meter.disturbed_bins(10.0, 20) == [2, 3, 4, 10, 11, 14, 15, 16]
     assert meter.disturbed_bins(10.0, 11) == [2, 3, 4, 10]
