@@ -54,9 +54,12 @@ export class Call extends EventTarget {
     this.setState("connecting");
     // One Socket.IO connection per call, never re-established: the server forgets a customer
     // whose connection drops (see onSignalingLost).
+    // WebSocket only: no sticky sessions needed when several server nodes share Redis.
     this.socket = io(location.origin, {
       auth: { role: "customer", name: this.name },
+      transports: ["websocket"],
       reconnection: false,
+      timeout: CONNECT_TIMEOUT_MS,
     });
     this.socket.on("connect", () => this.requestCall());
     this.socket.on("connect_error", (err) => {
@@ -298,6 +301,9 @@ export class Call extends EventTarget {
     this.timings[name] = performance.now();
   }
 }
+
+/** How long the page waits for the call service to answer before it gives up. */
+const CONNECT_TIMEOUT_MS = 10000;
 
 function connectErrorText(err) {
   const refusal = err?.data?.message ?? err?.data?.error?.message;

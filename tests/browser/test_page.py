@@ -219,15 +219,34 @@ async def test_unreachable_server_is_explained(
     await expect(customer.page.get_by_role("button", name="Call an agent")).to_be_enabled()
 
 
+BLOCKED_WEBSOCKET = """
+window.WebSocket = class extends EventTarget {
+  constructor(url) {
+    super();
+    this.url = url;
+    this.readyState = 3;
+    setTimeout(() => {
+      this.onerror?.(new Event("error"));
+      this.onclose?.(new CloseEvent("close", { code: 1006 }));
+    }, 0);
+  }
+  send() {}
+  close() {}
+};
+"""
+
+
 async def test_blocked_signaling_connection_is_explained(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
     customer = await CustomerPage.open(await launch_chromium(), signaling_server.url)
-    # The page and /config load, but no Socket.IO connection gets through.
-    await customer.page.route("**/socket.io/**", lambda route: route.abort())
+    # The page and /config load, but every WebSocket fails as a blocking proxy makes it fail.
+    await customer.page.add_init_script(BLOCKED_WEBSOCKET)
+    await customer.page.reload()
     await customer.call()
     await expect(customer.alert).to_have_text(
-        "Could not reach the call service. Check your network connection and try again."
+        "Could not reach the call service. Check your network connection and try again.",
+        timeout=20_000,
     )
     await customer.wait_state("ended")
     await expect(customer.page.get_by_role("button", name="Call an agent")).to_be_enabled()
