@@ -42,7 +42,7 @@ from agent_bot.media.speaker import BLOCK_SAMPLES, Speaker, attach_speaker  # no
 from agent_bot.qa.comparison import compare  # noqa: E402
 from tests.sound.peers import Received, SentLog, connect, impair  # noqa: E402
 from tests.sound.pulse import PulseDaemon  # noqa: E402
-from tests.sound.test_speaker import heard, until  # noqa: E402
+from tests.sound.test_speaker import SEARCH_MS, heard, until  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "weather-48k.wav"
 WINDOW_S = 0.25
@@ -117,7 +117,9 @@ async def measure(pulse: PulseDaemon, path: str, seconds: float, impaired: bool)
     if naive is not None:
         naive.close()
     monitor.stop()
-    result = compare(sent.pcm(), heard(monitor, sent), window_s=WINDOW_S, max_delay_s=2)
+    result = compare(
+        sent.timeline(), heard(monitor, sent), window_s=WINDOW_S, search_ms=SEARCH_MS, max_delay_s=2
+    )
     lags = [w.lag_ms for w in result.windows if w.lag_ms is not None and w.correlation >= MATCHED]
     row: dict[str, Any] = {
         "path": path,

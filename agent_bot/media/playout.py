@@ -35,6 +35,11 @@ from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
 
+MIN_TARGET_MS = 20.0
+MAX_TARGET_MS = 120.0
+"""Target depth bounds. Loss and reordering on a network need 40–60 ms; the upper bound is
+there for event-loop stalls on a loaded machine, which deliver packets in bursts."""
+
 WINDOW_PACKETS = 250
 """Arrivals (5 s of 20 ms packets) over which jitter is measured."""
 
@@ -119,8 +124,8 @@ class PlayoutBuffer:
         self,
         decoder: FrameDecoder,
         *,
-        min_target_ms: float = 20.0,
-        max_target_ms: float = 60.0,
+        min_target_ms: float = MIN_TARGET_MS,
+        max_target_ms: float = MAX_TARGET_MS,
     ) -> None:
         if not 0 < min_target_ms <= max_target_ms:
             raise ValueError("need 0 < min_target_ms <= max_target_ms")

@@ -26,8 +26,9 @@ BLOCK_SAMPLES = 480
 """10 ms device blocks: PulseAudio then reports 20 ms of output latency."""
 
 SKIP_TOLERANCE_S = 0.002
-"""A block due this much later than the previous one ended means the device played silence in
-between (an underflow: the callback was late); the audio of that time is skipped."""
+"""A block that PortAudio flags as an output underflow and that is due this much later than
+the previous one ended: the device played silence in between (the callback was late), and the
+audio of that time is skipped."""
 
 MAX_SKIP_S = 1.0
 """A larger jump of the DAC time is not taken for an underflow."""
@@ -155,7 +156,8 @@ class Speaker:
         missed = dac - self._next_dac if self._next_dac > 0 else 0.0
         self._next_dac = dac + frames / SAMPLE_RATE
         with self._lock:
-            if self._buffer is not None and SKIP_TOLERANCE_S < missed < MAX_SKIP_S:
+            underflow = status.output_underflow and SKIP_TOLERANCE_S < missed < MAX_SKIP_S
+            if self._buffer is not None and underflow:
                 # keep the playout on the device's clock: what should have played is gone
                 skip = round(missed * SAMPLE_RATE)
                 self._buffer.skip(skip)

@@ -14,7 +14,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import is_rtcp
 
-from agent_bot.media.frames import Pcm, frame_to_pcm
+from agent_bot.media.frames import SAMPLE_RATE, Pcm, frame_to_pcm
 
 
 @dataclass
@@ -87,19 +87,39 @@ class Received:
 
 
 class SentLog:
-    """A sent-listener: the PCM a track sent, and when its first frame went."""
+    """A sent-listener: the PCM a track sent, and when each frame went."""
 
     def __init__(self) -> None:
         self.chunks: list[Pcm] = []
-        self.first: float | None = None
+        self.times: list[float] = []
+
+    @property
+    def first(self) -> float | None:
+        return self.times[0] if self.times else None
 
     def __call__(self, pcm: Pcm) -> None:
-        if self.first is None:
-            self.first = time.monotonic()
+        self.times.append(time.monotonic())
         self.chunks.append(pcm.copy())
 
     def pcm(self) -> Pcm:
         return np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.int16)
+
+    def timeline(self) -> Pcm:
+        """What was sent on the time axis of its sending (sample 0: the first frame): each
+        frame at the time it went, or right after the previous one if that is later (frames
+        sent back to back). A sender that fell behind its schedule and restarted it shows as
+        a gap, not as receive delay."""
+        if not self.chunks:
+            return np.zeros(0, dtype=np.int16)
+        offsets: list[int] = []
+        end = 0
+        for t, chunk in zip(self.times, self.chunks, strict=True):
+            offsets.append(max(end, round((t - self.times[0]) * SAMPLE_RATE)))
+            end = offsets[-1] + len(chunk)
+        out = np.zeros(end, dtype=np.int16)
+        for offset, chunk in zip(offsets, self.chunks, strict=True):
+            out[offset : offset + len(chunk)] = chunk
+        return out
 
 
 def impair(

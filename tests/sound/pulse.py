@@ -71,6 +71,12 @@ class Monitor:
                 # chunk gives the best estimate of when sample 0 was captured
                 self._start = min(self._start, now - self._samples / SAMPLE_RATE)
 
+    def settle(self) -> None:
+        """Forgets when sample 0 was estimated to be captured: chunks from now on tell it (an
+        idle sink renders ahead of time, which would make the estimate too early)."""
+        with self._lock:
+            self._start = float("inf")
+
     @property
     def samples(self) -> int:
         with self._lock:
@@ -152,6 +158,9 @@ class PulseDaemon:
         deadline = time.monotonic() + 5
         while monitor.samples < SAMPLE_RATE // 4 and time.monotonic() < deadline:
             time.sleep(0.02)
+        time.sleep(0.2)
+        monitor.settle()
+        time.sleep(0.2)
         return monitor
 
     def play(self, pcm: npt.NDArray[np.int16], sink: str = MIC_SINK) -> subprocess.Popen[bytes]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from agent_bot.media.frames import SAMPLE_RATE
+from agent_bot.media.playout import MAX_TARGET_MS
 from agent_bot.media.sources import FileSource
 from agent_bot.media.speaker import Speaker, attach_speaker
 from agent_bot.qa.comparison import AudioComparison, compare
@@ -24,6 +25,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "hello-48k.wav"
 WINDOW_S = 0.25
 """Correlation windows, each aligned on its own: drift compensation resamples by up to 500 ppm,
 which over 1-s windows alone would cost correlation on a signal that is otherwise intact."""
+
+SEARCH_MS = 150.0
+"""How far from the previous window's lag a window is searched for: concealment, catch-up and
+device underflows on a loaded machine move the delay by tens of ms at a time."""
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +74,7 @@ async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
     speaker.close()
     monitor.stop()
 
-    result = compare(sent.pcm(), heard(monitor, sent), window_s=WINDOW_S)
+    result = compare(sent.timeline(), heard(monitor, sent), window_s=WINDOW_S, search_ms=SEARCH_MS)
     logger.info(
         "send → monitor delay %.1f ms, correlation %.3f (median %.3f)",
         result.delay_ms,
@@ -120,11 +125,14 @@ async def test_lost_and_reordered_packets_are_concealed_and_played(pulse: PulseD
 
     assert stats is not None
     assert counts["dropped"] > 5 and counts["reordered"] > 5
-    # every dropped packet was concealed in its slot; a reordered one missing its slot would
-    # count as lost too (and then as late)
-    assert stats.lost <= counts["dropped"] <= stats.lost + 2  # (the last may pass unnoticed)
-    assert stats.target_ms <= 60
-    result = compare(sent.pcm(), heard(monitor, sent), window_s=WINDOW_S)
+    # every dropped packet was concealed in its slot (the last may pass unnoticed); a slot is
+    # lost only for a dropped packet or one that came after its turn (a reordered packet
+    # held back by a stalled sender, on a loaded machine), which is then counted as late
+    assert counts["dropped"] <= stats.lost + 2
+    assert stats.lost <= counts["dropped"] + stats.late
+    assert stats.late <= counts["reordered"]
+    assert stats.target_ms <= MAX_TARGET_MS
+    result = compare(sent.timeline(), heard(monitor, sent), window_s=WINDOW_S, search_ms=SEARCH_MS)
     logger.info(
         "with loss: send → monitor delay %.1f ms, correlation median %.3f; playout lost %d late %d",
         result.delay_ms,
