@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import (
     MediaStreamTrack,
@@ -21,6 +21,7 @@ from aiortc import (
     RTCIceCandidate,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
@@ -35,6 +36,7 @@ from agent_bot.media.frames import (
     Source,
     frame_to_pcm,
 )
+from agent_bot.media.playout import PlayoutStats
 from agent_bot.media.recorder import Recorder
 from agent_bot.report import CallReport, TransportStats
 from agent_bot.signaling import SignalingClient
@@ -55,6 +57,16 @@ class CallEnd:
     ERROR = "error"
 
 
+class CallSpeaker(Protocol):
+    """A sound device that plays calls (`media.speaker.Speaker`), seen from the call."""
+
+    def attach(self, receiver: RTCRtpReceiver, call_id: str) -> None: ...
+
+    def disconnect(self, call_id: str) -> None: ...
+
+    def stats(self, call_id: str) -> PlayoutStats | None: ...
+
+
 @dataclass
 class CallOptions:
     """How calls are set up: ICE servers, timeouts, what is sent and where it is recorded."""
@@ -62,6 +74,7 @@ class CallOptions:
     source: Source
     ice_servers: list[RTCIceServer] = field(default_factory=list)
     record_dir: Path | None = None
+    speaker: CallSpeaker | None = None
     connect_timeout: float = 15.0
     media_timeout: float = 10.0
 
@@ -201,8 +214,15 @@ class Call:
             listener(pcm)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio":
-            self._spawn(self._receive(track))
+        if track.kind != "audio":
+            return
+        speaker = self._options.speaker
+        if speaker is not None:
+            receiver = next(
+                t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track
+            )
+            speaker.attach(receiver, self.call_id)
+        self._spawn(self._receive(track))
 
     async def _receive(self, track: MediaStreamTrack) -> None:
         while True:
@@ -261,6 +281,11 @@ class Call:
             await self._signaling.send(Event.HANGUP, {"callId": self.call_id})
         with contextlib.suppress(Exception):
             self.report.stats = TransportStats.from_report(await self._pc.getStats())
+        speaker = self._options.speaker
+        if speaker is not None:
+            playout = speaker.stats(self.call_id)
+            self.report.playout = None if playout is None else asdict(playout)
+            speaker.disconnect(self.call_id)
         if self._track is not None:
             self._track.stop()
         await self._pc.close()

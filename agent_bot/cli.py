@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop taking calls while the process uses more CPU (percent of one core)",
     )
 
+    answer.add_argument(
+        "--speaker",
+        nargs="?",
+        const="",
+        metavar="DEVICE",
+        help="play the call in focus on this output device (index or name part; "
+        "no DEVICE: the system default)",
+    )
+
     call = commands.add_parser("call", help="place calls as a customer")
     add_common(call)
     call.add_argument("--name", default="agent-bot-caller", help="customer name")
@@ -152,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds of each call kept in memory for the audio checks",
     )
 
+    commands.add_parser("devices", help="list the sound devices")
     return parser
 
 
@@ -166,6 +176,13 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--tone", type=positive_float, metavar="HZ", help="send a sine tone")
     source.add_argument("--silence", action="store_true", help="send silence")
     source.add_argument("--echo", action="store_true", help="send back what is received")
+    source.add_argument(
+        "--mic",
+        nargs="?",
+        const="",
+        metavar="DEVICE",
+        help="send this input device (index or name part; no DEVICE: the system default)",
+    )
     parser.add_argument("--loop", action="store_true", help="with --play: loop the file")
     parser.add_argument(
         "--record",
@@ -191,9 +208,20 @@ def make_source(args: argparse.Namespace) -> Source:
         return ToneSource(args.tone)
     if args.echo:
         return EchoSource()
+    if args.mic is not None:
+        from agent_bot.media.microphone import Microphone  # noqa: PLC0415 (PortAudio on demand)
+
+        return Microphone(device_spec(args.mic))
     if args.command == "answer" and not args.silence:
         logger.info("no source given and no sound device in use: sending silence")
     return SilenceSource()
+
+
+def device_spec(text: str) -> int | str | None:
+    """A device flag's value: "" the default, digits an index, else a name part."""
+    if not text:
+        return None
+    return int(text) if text.isdigit() else text
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -227,13 +255,28 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
         auto_accept=not args.manual,
         limits=limits,
     )
+    if args.speaker is None:
+        return await serve(agent, manual=args.manual)
+    from agent_bot.media.speaker import Speaker  # noqa: PLC0415 (PortAudio on demand)
+
+    speaker = Speaker(device_spec(args.speaker))
+    speaker.start()
+    options.speaker = speaker
+    try:
+        return await serve(agent, manual=args.manual)
+    finally:
+        speaker.close()
+
+
+async def serve(agent: Agent, *, manual: bool) -> int:
+    """Take calls until SIGINT/SIGTERM, then hang up every call."""
     try:
         await agent.start()
     except SignalingError as exc:
         logger.error("cannot register as an agent: %s", exc.message)
         return 1
     console = None
-    if args.manual:
+    if manual:
         console = asyncio.create_task(Console(agent).run(await stdin_reader()))
     await wait_for_signal()
     if console is not None:
@@ -293,6 +336,16 @@ async def wait_for_signal() -> None:
             loop.remove_signal_handler(sig)
 
 
+def list_devices() -> int:
+    try:
+        from agent_bot.media.devices import device_table  # noqa: PLC0415 (PortAudio on demand)
+    except ImportError as exc:
+        sys.stderr.write(f"agent-bot: error: {exc}\n")
+        return 1
+    sys.stdout.write(device_table() + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -300,11 +353,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "devices":
+        return list_devices()
     check(parser, args)
     try:
         source = make_source(args)
         expect = decode(args.expect) if getattr(args, "expect", None) else None
-    except SourceError as exc:
+    except (SourceError, ImportError) as exc:
         parser.exit(2, f"agent-bot: error: {exc}\n")
     if args.command == "answer" and args.workers:
         index = worker_index()

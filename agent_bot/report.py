@@ -85,6 +85,8 @@ class CallReport:
     frames_received: int = 0
     frames_sent: int = 0
     recording: str | None = None
+    playout: dict[str, Any] | None = None
+    """The speaker's playout figures, when the call was on the speaker at its end."""
     loop_lag_ms: float = 0.0
     """Worst lag of this process's event loop during the call: high values mean the figures
     say more about this process's load than about the network or the far end."""

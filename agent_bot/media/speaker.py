@@ -122,6 +122,10 @@ class Speaker:
             if self._call_id == call_id and self._buffer is not None:
                 self._buffer.put(seq, timestamp, arrival, payload)
 
+    def attach(self, receiver: Any, call_id: str) -> None:
+        """Put the call `receiver` receives on this speaker (see `attach_speaker`)."""
+        attach_speaker(receiver, self, call_id)
+
     def stats(self, call_id: str) -> PlayoutStats | None:
         """Playout figures of `call_id` while it is on the speaker."""
         with self._lock:

@@ -1,0 +1,52 @@
+"""`agent-bot devices` and `agent-bot answer --speaker` as a support agent runs them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent_bot.media.sources import decode
+from agent_bot.qa.comparison import compare
+from tests.bots import SAMPLES, Bot, Bots
+from tests.procs import SignalingServer
+from tests.sound.pulse import PulseDaemon
+
+pytestmark = pytest.mark.sound
+
+HELLO = SAMPLES / "hello-48k.wav"
+
+
+@pytest.fixture
+def bots(tmp_path: Path, signaling_server: SignalingServer) -> Iterator[Bots]:
+    manager = Bots(tmp_path, signaling_server.url, signaling_server.agent_token)
+    yield manager
+    manager.close()
+
+
+def test_devices_lists_the_sound_server(pulse: PulseDaemon, tmp_path: Path) -> None:
+    listing = Bot(["devices"], tmp_path / "devices.log")
+    assert listing.wait() == 0
+    text = listing.text()
+    listing.close()
+    assert "pulse" in text and "output" in text.lower()
+
+
+def test_caller_is_heard_on_the_speaker(bots: Bots, pulse: PulseDaemon, tmp_path: Path) -> None:
+    agent = bots.answer("--speaker", "--silence")
+    monitor = pulse.monitor()
+    caller = bots.call("--play", str(HELLO), "--report", str(tmp_path / "r.json"))
+    assert caller.wait() == 0, caller.text()
+    agent.wait_log("ended reason=hangup")
+    monitor.stop()
+    played = monitor.pcm()
+    result = compare(decode(HELLO), played, search_ms=150)
+    correlations = [w.correlation for w in result.windows]
+    assert len(correlations) >= 5
+    assert float(np.median(correlations)) >= 0.9
+    [report] = json.loads((tmp_path / "r.json").read_text())["calls"]
+    assert report["verdict"]["passed"]
+    assert "speaker" in agent.text()
