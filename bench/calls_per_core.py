@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from load import (
     ROOT,
     LoadResult,
@@ -114,9 +115,14 @@ def capacity(results: list[LoadResult]) -> int:
 
 
 def cpu_bound(results: list[LoadResult]) -> int:
-    """Calls the agent's cores could carry at the CPU cost per call of the smallest N run."""
-    first = min(results, key=lambda r: r.calls)
-    return int(100 * first.cores * first.calls / first.cpu_percent)
+    """Calls the agent's cores could carry by CPU alone: a straight line (fixed cost + cost per
+    call) through the runs that were not overloaded, or through the smallest run."""
+    fit = [r for r in results if not r.overloaded] or [min(results, key=lambda r: r.calls)]
+    capacity = 100.0 * fit[0].cores
+    if len({r.calls for r in fit}) < 2:
+        return int(capacity * fit[0].calls / fit[0].cpu_percent)
+    per_call, fixed = np.polyfit([r.calls for r in fit], [r.cpu_percent for r in fit], 1)
+    return int(round((capacity - fixed) / per_call, 6)) if per_call > 0 else 0
 
 
 def main(argv: list[str] | None = None) -> int:

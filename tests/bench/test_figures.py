@@ -20,6 +20,8 @@ from caller import (
     decimated,
     growth_ms,
 )
+from calls_per_core import cpu_bound
+from load import LoadResult
 
 from agent_bot.media.frames import FRAME_SAMPLES
 
@@ -83,3 +85,18 @@ def test_caller_stalls_mark_their_bin_and_the_next() -> None:
     meter.stalls = [(12.9, 13.2), (20.5, 20.6), (25.05, 25.2)]
     assert meter.disturbed_bins(10.0, 20) == [2, 3, 4, 10, 11, 14, 15, 16]
     assert meter.disturbed_bins(10.0, 11) == [2, 3, 4, 10]
+
+
+def result(calls: int, cpu: float, *, cores: int = 1) -> LoadResult:
+    return LoadResult(
+        agent="bot", calls=calls, connected=calls, cpu_percent=cpu, rss_per_call_mb=1.0,
+        min_fps=50.0 if cpu < 85 * cores else 40.0, growth_ms=0.0, caller_cpu_percent=10.0,
+        caller_lag_max_ms=0.0, disturbed_bins=0, load="", setup_s=1.0, cores=cores,
+    )  # fmt: skip
+
+
+def test_cpu_capacity_fits_a_fixed_cost_and_a_cost_per_call() -> None:
+    # 10 % fixed, 1 % per call; the overloaded run is left out of the fit.
+    assert cpu_bound([result(10, 20.0), result(40, 50.0), result(100, 99.0)]) == 90
+    assert cpu_bound([result(20, 40.0, cores=2)]) == 100
+    assert cpu_bound([result(20, 99.0)]) == 20
