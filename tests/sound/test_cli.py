@@ -43,9 +43,10 @@ def test_caller_is_heard_on_the_speaker(bots: Bots, pulse: PulseDaemon, tmp_path
     agent.wait_log("ended reason=hangup")
     monitor.stop()
     played = monitor.pcm()
-    result = compare(decode(HELLO), played, search_ms=150)
+    # Short windows, each aligned on its own: the playout resamples (drift) and catches up.
+    result = compare(decode(HELLO), played, window_s=0.25, search_ms=150)
     correlations = [w.correlation for w in result.windows]
-    assert len(correlations) >= 5
+    assert len(correlations) >= 20
     assert float(np.median(correlations)) >= 0.9
     [report] = json.loads((tmp_path / "r.json").read_text())["calls"]
     assert report["verdict"]["passed"]
