@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
+from agent_bot.media.frames import SAMPLE_RATE
+
 try:
     import sounddevice as sd
 except OSError as exc:  # sounddevice raises this when the PortAudio library is not installed
@@ -102,6 +104,25 @@ def find_device(spec: int | str | None, kind: Kind) -> int:
 
 StreamOpener = Callable[[int, Callable[[], None]], Any]
 """Opens and starts a stream on a device index; the callable given fires when it stops."""
+
+
+def open_stream(
+    kind: Kind, index: int, blocksize: int, callback: Callable[..., None], on_stop: Any
+) -> Any:
+    """A started mono int16 48 kHz low-latency stream on device `index`."""
+    stream_class = sd.InputStream if kind == "input" else sd.OutputStream
+    stream = stream_class(
+        device=index,
+        samplerate=SAMPLE_RATE,
+        channels=1,
+        dtype="int16",
+        blocksize=blocksize,
+        latency="low",
+        callback=callback,
+        finished_callback=on_stop,
+    )
+    stream.start()
+    return stream
 
 
 class DeviceKeeper:

@@ -24,8 +24,8 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, sd
-from agent_bot.media.frames import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Pcm, PcmListener
+from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, open_stream, sd
+from agent_bot.media.frames import FRAME_SAMPLES, FRAME_SECONDS, Pcm, PcmListener
 from agent_bot.media.level import LevelMeter
 from agent_bot.media.sources import audio_frame
 
@@ -156,17 +156,7 @@ class Microphone:
         return self._keeper.running and bool(self._tracks) and self._tracks[-1] is track
 
     def _open(self, index: int, on_stop: Any) -> sd.InputStream:
-        stream = sd.InputStream(
-            device=index,
-            samplerate=SAMPLE_RATE,
-            channels=1,
-            dtype="int16",
-            blocksize=FRAME_SAMPLES,
-            latency="low",
-            callback=self._callback,
-            finished_callback=on_stop,
-        )
-        stream.start()
+        stream: sd.InputStream = open_stream("input", index, FRAME_SAMPLES, self._callback, on_stop)
         return stream
 
     def _callback(self, indata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:

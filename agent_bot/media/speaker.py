@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Any
 
-from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, sd
+from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, open_stream, sd
 from agent_bot.media.frames import SAMPLE_RATE
 from agent_bot.media.level import LevelMeter
 from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
@@ -140,17 +140,9 @@ class Speaker:
         with self._lock:
             if self._call_id is not None:
                 self._buffer = PlayoutBuffer(OpusDecoder())
-        stream = sd.OutputStream(
-            device=index,
-            samplerate=SAMPLE_RATE,
-            channels=1,
-            dtype="int16",
-            blocksize=BLOCK_SAMPLES,
-            latency="low",
-            callback=self._callback,
-            finished_callback=on_stop,
+        stream: sd.OutputStream = open_stream(
+            "output", index, BLOCK_SAMPLES, self._callback, on_stop
         )
-        stream.start()
         return stream
 
     def _callback(self, outdata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
