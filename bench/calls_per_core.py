@@ -27,8 +27,10 @@ from load import (
     LoadRun,
     bot_command,
     exit_on_sigterm,
+    logs_arg,
     machine,
     raw_command,
+    run_main,
     start_server,
 )
 
@@ -65,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sweep", type=sweep_list, default=sweep_list("20,40,60,80,100,120"))
     parser.add_argument("--mode", choices=sorted(MODES), default="echo", help="what the bot sends")
     parser.add_argument("--no-baseline", action="store_true", help="skip raw aiortc")
-    parser.add_argument("--logs", type=Path, help="keep logs and per-call figures here")
+    parser.add_argument("--logs", type=logs_arg, help="keep logs and per-call figures here")
     parser.add_argument(
         "--nice",
         type=int,
@@ -135,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         logs = args.logs or Path(tmp)
-        logs.mkdir(parents=True, exist_ok=True)
         server = start_server(logs)
         try:
             run = LoadRun(server, logs, args.nice)
@@ -180,4 +181,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -8,6 +8,7 @@ run real time or not (`Verdict`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,25 @@ def rss_mb(pids: Sequence[int]) -> float:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """Run a benchmark's `main`; a run that cannot go on ends with its reason, not a trace."""
+    try:
+        return main()
+    except RuntimeError as exc:  # a process that failed to start or answer
+        print(f"error: {exc} (logs: --logs DIR keeps them)", file=sys.stderr)
+        return 1
+
+
+def logs_arg(text: str) -> Path:
+    """`--logs DIR`: a directory that exists (made if needed) and can be written."""
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot use {text} for logs: {exc.strerror}") from None
+    return path
 
 
 def pinned(cores: str, command: Sequence[str]) -> list[str]:

@@ -36,9 +36,11 @@ from load import (
     bot_command,
     exit_on_sigterm,
     health,
+    logs_arg,
     machine,
     pinned,
     prioritise,
+    run_main,
     start_server,
     stop,
 )
@@ -189,7 +191,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--stun", default="stun:192.0.2.1:3478", help="an unreachable STUN server (TEST-NET)"
     )
-    parser.add_argument("--logs", type=Path, help="keep the logs and call reports here")
+    parser.add_argument("--logs", type=logs_arg, help="keep the logs and call reports here")
     parser.add_argument(
         "--nice", type=int, default=0, help="niceness of the bots' sessions (see calls_per_core)"
     )
@@ -207,7 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         log_dir = args.logs or Path(tmp)
-        log_dir.mkdir(parents=True, exist_ok=True)
         server = start_server(log_dir)
         try:
             reports = bot_calls(server, log_dir, args.calls, [], args.nice)
@@ -259,4 +260,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -27,7 +27,9 @@ from load import (
     bot_command,
     bot_help,
     exit_on_sigterm,
+    logs_arg,
     machine,
+    run_main,
     start_server,
 )
 
@@ -41,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=seconds_arg, default=30, help="measured window per N")
     parser.add_argument("--sweep1", type=sweep_list, default=sweep_list("10,20,30,40"))
     parser.add_argument("--sweep2", type=sweep_list, default=sweep_list("20,40,60,80"))
-    parser.add_argument("--logs", type=Path, help="keep logs and per-call figures here")
+    parser.add_argument("--logs", type=logs_arg, help="keep logs and per-call figures here")
     parser.add_argument(
         "--nice", type=int, default=0, help="niceness of the sessions (see calls_per_core)"
     )
@@ -83,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         logs = args.logs or Path(tmp)
-        logs.mkdir(parents=True, exist_ok=True)
         server = start_server(logs)
         try:
             run = LoadRun(server, logs, args.nice)
@@ -106,4 +107,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
