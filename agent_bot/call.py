@@ -27,6 +27,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
+from agent_bot.ice import bound_gathering
 from agent_bot.media.frames import (
     AudioSink,
     AudioTap,
@@ -104,6 +105,8 @@ class Call:
         self._options = options
         self._sinks: list[AudioSink] = list(sinks or [])
         self._sent_listeners: list[PcmListener] = []
+        if options.ice_servers:
+            bound_gathering()
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=options.ice_servers))
         self._pending: list[RTCIceCandidate | None] = []
         self._remote_described = False
