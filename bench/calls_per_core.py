@@ -118,8 +118,10 @@ def capacity(results: list[LoadResult]) -> int:
 
 def cpu_bound(results: list[LoadResult]) -> int:
     """Calls the agent's cores could carry by CPU alone: a straight line (fixed cost + cost per
-    call) through the runs that were not overloaded, or through the smallest run."""
-    fit = [r for r in results if not r.overloaded] or [min(results, key=lambda r: r.calls)]
+    call) through the runs that were neither overloaded nor failed with the caller in trouble
+    (a starved caller sends less, so the agent works less), or through the smallest run."""
+    usable = [r for r in results if not r.overloaded and (r.realtime or not r.caller_trouble)]
+    fit = usable or [min(results, key=lambda r: r.calls)]
     capacity = 100.0 * fit[0].cores
     if len({r.calls for r in fit}) < 2:
         return int(capacity * fit[0].calls / fit[0].cpu_percent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -100,3 +101,8 @@ def test_cpu_capacity_fits_a_fixed_cost_and_a_cost_per_call() -> None:
     assert cpu_bound([result(10, 20.0), result(40, 50.0), result(100, 99.0)]) == 90
     assert cpu_bound([result(20, 40.0, cores=2)]) == 100
     assert cpu_bound([result(20, 99.0)]) == 20
+
+
+def test_cpu_capacity_leaves_out_runs_failed_by_a_starved_caller() -> None:
+    starved = replace(result(60, 120.0, cores=2), min_fps=0.0, caller_lag_max_ms=300.0)
+    assert cpu_bound([result(20, 50.0, cores=2), result(40, 90.0, cores=2), starved]) == 95
