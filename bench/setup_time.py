@@ -7,10 +7,10 @@
    `iceServers=[]`, each sending aiortc's own `AudioStreamTrack`: createOffer → both
    connected → first frame decoded on both sides.
 3. ICE gathering (`setLocalDescription` of an offer) with no ICE server vs with an unreachable
-   STUN server (`--stun`, TEST-NET: never answers), once each, raw aiortc; then one bot↔bot
-   call with that STUN server configured on both bots.
+   STUN server (`--stun`; by default a UDP port on loopback that never answers), once each,
+   raw aiortc; then one bot↔bot call with that STUN server configured on both bots.
 
-    ./run bench setup_time [--calls 20] [--stun stun:192.0.2.1:3478]
+    ./run bench setup_time [--calls 20] [--stun stun:HOST:PORT]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -189,7 +190,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--calls", type=int, default=20, help="bot↔bot and raw calls each")
     parser.add_argument(
-        "--stun", default="stun:192.0.2.1:3478", help="an unreachable STUN server (TEST-NET)"
+        "--stun",
+        help="an unreachable STUN server (default: a UDP port on 127.0.0.1 that never answers)",
     )
     parser.add_argument("--logs", type=logs_arg, help="keep the logs and call reports here")
     parser.add_argument(
@@ -198,13 +200,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.calls < 1:
         parser.error("--calls must be at least 1")
-    if not args.stun.startswith("stun:"):
+    if args.stun is not None and not args.stun.startswith("stun:"):
         parser.error("--stun must be a stun: URL")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    black_hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    black_hole.bind(("127.0.0.1", 0))
+    if args.stun is None:
+        args.stun = f"stun:127.0.0.1:{black_hole.getsockname()[1]}"
     print(f"machine: {machine()}")
     exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
