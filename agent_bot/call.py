@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,6 +114,7 @@ class Call:
         self._tasks: set[asyncio.Task[None]] = set()
         self._track: MediaStreamTrack | None = None
         self._ending = False
+        self._last_audio = 0.0
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
         self._pc.on("track", self._on_track)
         self._pc.on("connectionstatechange", self._on_connection_state)
@@ -228,29 +230,38 @@ class Call:
         self._spawn(self._receive(track))
 
     async def _receive(self, track: MediaStreamTrack) -> None:
+        self._spawn(self._media_watchdog())
         while True:
             try:
-                frame = await asyncio.wait_for(track.recv(), self._options.media_timeout)
+                frame = await track.recv()
             except MediaStreamError:
                 return
-            except TimeoutError:
-                logger.warning(
-                    "call=%s no audio for %.0f s", self.call_id, self._options.media_timeout
-                )
-                self._spawn(self.end(CallEnd.MEDIA_TIMEOUT))
-                return
+            self._last_audio = time.monotonic()
+            if self.report.frames_received == 0:
+                self.report.mark("first_audio_in")
+                logger.info("call=%s first audio in", self.call_id)
+            self.report.frames_received += 1
+            if not self._sinks:
+                continue
             try:
                 pcm = frame_to_pcm(frame)
             except ValueError as exc:
                 self.report.error = str(exc)
                 self._spawn(self.end(CallEnd.ERROR, notify=True))
                 return
-            if self.report.frames_received == 0:
-                self.report.mark("first_audio_in")
-                logger.info("call=%s first audio in", self.call_id)
-            self.report.frames_received += 1
             for sink in self._sinks:
                 sink.write(pcm)
+
+    async def _media_watchdog(self) -> None:
+        """End the call when no audio has arrived for `media_timeout` seconds."""
+        timeout = self._options.media_timeout
+        self._last_audio = time.monotonic()
+        while True:
+            await asyncio.sleep(timeout / 4)
+            if time.monotonic() - self._last_audio > timeout:
+                logger.warning("call=%s no audio for %.0f s", self.call_id, timeout)
+                await self.end(CallEnd.MEDIA_TIMEOUT)
+                return
 
     # --- life ------------------------------------------------------------------------------
 

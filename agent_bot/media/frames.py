@@ -70,5 +70,6 @@ def frame_to_pcm(frame: Frame | Packet[Any]) -> Pcm:
     samples = np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1, frame.layout.nb_channels)
     if samples.shape[1] == 1:
         return samples[:, 0].copy()
-    mixed: Pcm = samples.mean(axis=1, dtype=np.float32).astype(np.int16)
+    # The mean of the channels in integers: several times cheaper than through floats.
+    mixed: Pcm = (samples.sum(axis=1, dtype=np.int32) // samples.shape[1]).astype(np.int16)
     return mixed

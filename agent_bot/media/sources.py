@@ -48,6 +48,9 @@ MAX_LATE_FRAMES = 3
 sending the missed frames back to back."""
 
 ECHO_QUEUE_FRAMES = 10
+ECHO_TRIM_FRAMES = 50
+"""Every this many frames sent, the echo drops what its queue held throughout, bar one frame:
+a burst of received audio would otherwise delay the echo for the rest of the call."""
 """Received frames an echo track holds (200 ms); beyond that the oldest are dropped."""
 
 TAIL_FRAMES = 5
@@ -272,8 +275,8 @@ class SilenceSource(SampleSource):
 class EchoTrack(PacedTrack):
     """Sends back what its call receives: an `AudioSink` for the call's received audio.
 
-    Holds at most `ECHO_QUEUE_FRAMES` frames (the oldest are dropped when it is full) and
-    sends silence when it has none.
+    Holds at most `ECHO_QUEUE_FRAMES` frames (the oldest are dropped when it is full), sends
+    silence when it has none, and trims a standing queue (see `ECHO_TRIM_FRAMES`).
     """
 
     def __init__(self) -> None:
@@ -281,7 +284,9 @@ class EchoTrack(PacedTrack):
         self._queue: collections.deque[Pcm] = collections.deque(maxlen=ECHO_QUEUE_FRAMES)
         self._partial: Pcm = SILENT_FRAME[:0]
         self._closed = False
+        self._lowest = ECHO_QUEUE_FRAMES
         self.dropped = 0
+        """Frames dropped: queue full, or trimmed."""
 
     def write(self, pcm: Pcm) -> None:
         if self._closed:
@@ -300,6 +305,12 @@ class EchoTrack(PacedTrack):
         self._queue.clear()
 
     def _frame(self, index: int) -> Pcm:
+        self._lowest = min(self._lowest, len(self._queue))
+        if index % ECHO_TRIM_FRAMES == ECHO_TRIM_FRAMES - 1:
+            for _ in range(self._lowest - 1):
+                self._queue.popleft()
+                self.dropped += 1
+            self._lowest = len(self._queue)
         return self._queue.popleft() if self._queue else SILENT_FRAME
 
 

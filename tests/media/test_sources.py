@@ -16,6 +16,7 @@ from aiortc.mediastreams import MediaStreamError
 from agent_bot.media import sources
 from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm, SentAudio, frame_to_pcm
 from agent_bot.media.sources import (
+    ECHO_TRIM_FRAMES,
     MAX_LATE_FRAMES,
     TAIL_FRAMES,
     EchoSource,
@@ -127,6 +128,23 @@ def test_echo_queue_is_bounded_drops_oldest_and_reframes_odd_writes() -> None:
     track.close()
     track.write(frames[1])
     assert not track._frame(11).any()
+
+
+def test_echo_trims_a_standing_queue() -> None:
+    track = EchoTrack()
+    one = np.ones(FRAME_SAMPLES, dtype=np.int16)
+    for _ in range(6):  # a burst: six frames at once, then one in, one out
+        track.write(one)
+    for index in range(ECHO_TRIM_FRAMES):
+        track.write(one)
+        track._frame(index)
+    # Seven frames stood in the queue before each send: six were dropped, one sent.
+    assert len(track._queue) == 0
+    assert track.dropped == 6
+    for index in range(ECHO_TRIM_FRAMES, 3 * ECHO_TRIM_FRAMES):  # a steady stream is kept
+        track.write(one)
+        assert track._frame(index).any()
+    assert track.dropped == 6
 
 
 @pytest.mark.parametrize(
