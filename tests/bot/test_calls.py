@@ -183,3 +183,16 @@ def test_wrong_token_is_refused(bots: Bots) -> None:
     bot = bots.run("answer", "--token", "wrong", log="refused")
     assert bot.wait() == 1
     assert "cannot register as an agent" in bot.text()
+
+
+def test_silent_peer_ends_the_call_with_media_timeout(bots: Bots) -> None:
+    agent = bots.answer("--silence")
+    caller = bots.call("--tone", "300", "--duration", "60")
+    agent.wait_log("first audio in")
+    # A frozen caller sends no media, and its signaling socket stays open (no disconnect).
+    caller.signal(signal.SIGSTOP)
+    try:
+        agent.wait_log("no audio for 10 s", timeout=30)
+        agent.wait_log("ended reason=media-timeout")
+    finally:
+        caller.signal(signal.SIGCONT)
