@@ -232,6 +232,10 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         ends = args.play is not None and not args.loop
         if args.duration is None and not ends:
             parser.error("--duration is required unless --play FILE (without --loop) is given")
+    for flag in ("report", "junit"):
+        path = getattr(args, flag, None)
+        if path is not None and not os.access(path.parent, os.W_OK):
+            parser.error(f"--{flag} {path}: cannot write to {path.parent}")
     if args.record is not None:
         try:
             args.record.mkdir(parents=True, exist_ok=True)
@@ -317,7 +321,11 @@ async def run_call(args: argparse.Namespace, options: CallOptions, expect: Pcm |
     stop.cancel()
     await placing
     outcomes = await replay.wait()
-    replay.write(args.report, args.junit)
+    try:
+        replay.write(args.report, args.junit)
+    except OSError as exc:
+        logger.error("cannot write the report: %s", exc)
+        return 1
     failed = sum(not verdict.passed for _, verdict in outcomes)
     logger.info("%d calls, %d passed, %d failed", len(outcomes), len(outcomes) - failed, failed)
     return 1 if failed or not outcomes else 0

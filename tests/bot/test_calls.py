@@ -171,6 +171,8 @@ def test_unreadable_play_file_fails_before_connecting(bots: Bots, tmp_path: Path
         ["answer", "--max-calls", "-3"],
         ["answer", "--ice-server", "http://example"],
         ["call", "--loop", "--silence", "--duration", "1"],
+        ["call", "--silence", "--duration", "1", "--report", "/nonexistent-dir/r.json"],
+        ["call", "--silence", "--duration", "1", "--junit", "/nonexistent-dir/j.xml"],
     ],
 )
 def test_bad_flags_are_usage_errors(bots: Bots, args: list[str]) -> None:
