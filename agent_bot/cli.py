@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +52,18 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def server_url(text: str) -> str:
+    """An http(s) URL with a host: where the signaling server listens."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s)://HOST[:PORT] URL")
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return text
 
 
 def ice_server(text: str) -> RTCIceServer:
@@ -168,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--server",
+        type=server_url,
         default=os.environ.get("AGENT_BOT_SERVER", "http://127.0.0.1:8080"),
         help="signaling server URL (env AGENT_BOT_SERVER)",
     )

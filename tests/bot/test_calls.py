@@ -170,6 +170,8 @@ def test_unreadable_play_file_fails_before_connecting(bots: Bots, tmp_path: Path
         ["call", "--tone", "440", "--echo", "--duration", "1"],
         ["answer", "--max-calls", "-3"],
         ["answer", "--ice-server", "http://example"],
+        ["answer", "--server", "notaurl"],
+        ["call", "--server", "http://127.0.0.1:99999", "--silence", "--duration", "1"],
         ["call", "--loop", "--silence", "--duration", "1"],
         ["call", "--silence", "--duration", "1", "--report", "/nonexistent-dir/r.json"],
         ["call", "--silence", "--duration", "1", "--junit", "/nonexistent-dir/j.xml"],
