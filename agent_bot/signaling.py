@@ -86,6 +86,8 @@ class SignalingClient:
                 wait_timeout=wait,
             )
         except socketio.exceptions.ConnectionError as exc:
+            # Not connected: this only releases the Engine.IO client's HTTP session.
+            await self._sio.eio.disconnect()
             raise SignalingError("connect-failed", f"{self.url}: {exc}") from None
 
     async def request(self, event: Event, payload: dict[str, Any]) -> dict[str, Any]:
