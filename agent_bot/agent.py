@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from agent_bot.admission import Admission, Limits, LoadMonitor
@@ -35,7 +35,6 @@ class Agent:
         self.auto_accept = auto_accept
         self.calls: dict[str, Call] = {}
         self.reports: list[dict[str, Any]] = []
-        self.on_call: Callable[[Call], Awaitable[None]] | None = None
         auth = {"role": "agent", "token": token, "name": name, "maxCalls": max_calls}
         self.signaling = SignalingClient(server_url, auth)
         self.signaling.on(Event.INCOMING_CALL, self._on_incoming)
@@ -89,8 +88,6 @@ class Agent:
             return None
         call.report.mark("accepted")
         logger.info("call=%s accepted from %s", call_id, call.peer_id)
-        if self.on_call is not None:
-            await self.on_call(call)
         if incoming["offerer"] == "agent":
             await call.attempt(call.send_offer())
         return call

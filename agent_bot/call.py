@@ -55,7 +55,6 @@ class CallEnd:
     CONNECT_TIMEOUT = "connect-timeout"
     MEDIA_TIMEOUT = "media-timeout"
     REMOTE_CLOSED = "remote-closed"
-    SHUTDOWN = "shutdown"
     ERROR = "error"
 
 

@@ -11,8 +11,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-PROTOCOL_VERSION = 1
-
 MAX_SDP_BYTES = 64 * 1024
 MAX_CANDIDATE_BYTES = 1024
 MAX_NAME_CHARS = 64

@@ -131,11 +131,6 @@ class Recorder:
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", call_id) or "call"
         return cls(Path(directory) / f"{name}-{stamp}.wav")
 
-    @property
-    def frames_written(self) -> int:
-        """Stereo sample frames in the file so far."""
-        return self._timeline.written
-
     def write(self, pcm: Pcm) -> None:
         """Records received audio (left channel)."""
         self._add(RECEIVED, pcm)
