@@ -32,6 +32,18 @@ async def agent(server: SignalingServer, name: str = "Alice") -> Client:
     return await Client(server.url).connect(auth)
 
 
+async def answered_call(
+    launch_chromium: LaunchChromium, server: SignalingServer, **query: str
+) -> tuple[Client, CustomerPage, str]:
+    """Agent Alice and a customer page whose call she accepted; returns the call id too."""
+    alice = await agent(server)
+    customer = await CustomerPage.open(await launch_chromium(), server.url, **query)
+    await customer.call()
+    incoming = await alice.expect("incoming-call")
+    await alice.call("call-accept", {"callId": incoming["callId"]})
+    return alice, customer, str(incoming["callId"])
+
+
 async def test_controls_are_labelled_and_work_from_the_keyboard(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
@@ -105,11 +117,7 @@ async def test_offer_and_trickled_candidates_reach_the_agent(
 async def test_microphone_picker_lists_devices_and_switches_mid_call(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
-    alice = await agent(signaling_server)
-    customer = await CustomerPage.open(await launch_chromium(), signaling_server.url)
-    await customer.call()
-    incoming = await alice.expect("incoming-call")
-    await alice.call("call-accept", {"callId": incoming["callId"]})
+    alice, customer, _call_id = await answered_call(launch_chromium, signaling_server)
     await customer.wait_state("media")
     picker = customer.page.get_by_role("combobox", name="Microphone")
     # Chromium's fake capture devices, listed by name once the microphone was granted.
@@ -133,13 +141,9 @@ async def test_audio_that_never_connects_ends_the_call(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
     # The agent accepts but never answers the offer: the page gives up and hangs up.
-    alice = await agent(signaling_server)
-    customer = await CustomerPage.open(
-        await launch_chromium(), signaling_server.url, connect_timeout="2"
+    alice, customer, call_id = await answered_call(
+        launch_chromium, signaling_server, connect_timeout="2"
     )
-    await customer.call()
-    incoming = await alice.expect("incoming-call")
-    await alice.call("call-accept", {"callId": incoming["callId"]})
     await customer.wait_state("ended")
     await expect(customer.alert).to_have_text(
         "The audio connection to the agent failed. Please try again."
@@ -148,7 +152,7 @@ async def test_audio_that_never_connects_ends_the_call(
     events = []
     while (event := await asyncio.wait_for(alice.inbox.get(), 10))[0] != "call-ended":
         events.append(event[0])
-    assert event[1] == {"callId": incoming["callId"], "reason": "hangup"}
+    assert event[1] == {"callId": call_id, "reason": "hangup"}
     assert "offer" in events
     await alice.close()
 
@@ -156,13 +160,9 @@ async def test_audio_that_never_connects_ends_the_call(
 async def test_agent_hang_up_is_shown(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
-    alice = await agent(signaling_server)
-    customer = await CustomerPage.open(await launch_chromium(), signaling_server.url)
-    await customer.call()
-    incoming = await alice.expect("incoming-call")
-    await alice.call("call-accept", {"callId": incoming["callId"]})
+    alice, customer, call_id = await answered_call(launch_chromium, signaling_server)
     await customer.wait_state("media")
-    assert (await alice.call("hangup", {"callId": incoming["callId"]}))["ok"] is True
+    assert (await alice.call("hangup", {"callId": call_id}))["ok"] is True
     await customer.wait_state("ended")
     await expect(customer.status).to_have_text("Call ended: the agent hung up.")
     await expect(customer.page.get_by_role("button", name="Call an agent")).to_be_enabled()
@@ -255,11 +255,7 @@ async def test_blocked_signaling_connection_is_explained(
 async def test_lost_signaling_mid_call_is_explained(
     launch_chromium: LaunchChromium, signaling_server: SignalingServer
 ) -> None:
-    alice = await agent(signaling_server)
-    customer = await CustomerPage.open(await launch_chromium(), signaling_server.url)
-    await customer.call()
-    incoming = await alice.expect("incoming-call")
-    await alice.call("call-accept", {"callId": incoming["callId"]})
+    alice, customer, _call_id = await answered_call(launch_chromium, signaling_server)
     await customer.wait_state("media")
     signaling_server.kill()
     await customer.wait_state("ended")
