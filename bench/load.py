@@ -360,19 +360,9 @@ def bot_command(server: SignalingServer, calls: int, *source: str) -> list[str]:
         sys.executable, "-m", "agent_bot", "--log-level", "WARNING", "answer",
         "--server", server.url, "--token", AGENT_TOKEN, "--name", "bench",
         "--max-calls", str(calls), *source,
+        "--max-cpu", "100000", "--max-lag-ms", "100000",
     ]  # fmt: skip
-    if "--max-cpu" in bot_help():
-        command += ["--max-cpu", "100000", "--max-lag-ms", "100000"]
     return command
-
-
-def bot_help() -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "agent_bot", "answer", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
 
 
 def raw_command(server: SignalingServer, calls: int) -> list[str]:
