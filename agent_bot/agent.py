@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_bot.admission import Admission, Limits, LoadMonitor
-from agent_bot.call import Call, CallEnd, CallOptions
+from agent_bot.call import Call, CallEnd, CallOptions, route_to_calls
 from agent_bot.signaling import SignalingClient, SignalingError
 from signaling_server.protocol import Event
 
@@ -34,13 +34,10 @@ class Agent:
         self.max_calls = max_calls
         self.auto_accept = auto_accept
         self.calls: dict[str, Call] = {}
-        self.reports: list[dict[str, Any]] = []
         auth = {"role": "agent", "token": token, "name": name, "maxCalls": max_calls}
         self.signaling = SignalingClient(server_url, auth)
         self.signaling.on(Event.INCOMING_CALL, self._on_incoming)
-        self.signaling.on(Event.OFFER, self._on_offer)
-        self.signaling.on(Event.ANSWER, self._on_answer)
-        self.signaling.on(Event.ICE_CANDIDATE, self._on_candidate)
+        route_to_calls(self.signaling, self.calls)
         self.signaling.on(Event.CALL_ENDED, self._on_call_ended)
         self.signaling.on_reconnect(self._on_reconnect)
         self.ringing: dict[str, dict[str, Any]] = {}
@@ -119,21 +116,6 @@ class Agent:
         elif self.on_ringing is not None:
             self.on_ringing(data)
 
-    async def _on_offer(self, data: dict[str, Any]) -> None:
-        call = self._call_for(data)
-        if call is not None:
-            await call.attempt(call.on_offer(data["offer"]))
-
-    async def _on_answer(self, data: dict[str, Any]) -> None:
-        call = self._call_for(data)
-        if call is not None:
-            await call.attempt(call.on_answer(data["answer"]))
-
-    async def _on_candidate(self, data: dict[str, Any]) -> None:
-        call = self._call_for(data)
-        if call is not None:
-            await call.attempt(call.on_candidate(data.get("candidate")))
-
     async def _on_call_ended(self, data: dict[str, Any]) -> None:
         call_id = str(data.get("callId"))
         self.ringing.pop(call_id, None)
@@ -154,12 +136,4 @@ class Agent:
 
     async def _on_end(self, call: Call) -> None:
         self.calls.pop(call.call_id, None)
-        report = call.report.to_dict()
-        self.reports.append(report)
-        logger.info("call=%s report %s", call.call_id, json.dumps(report))
-
-    def _call_for(self, data: dict[str, Any]) -> Call | None:
-        call = self.calls.get(str(data.get("callId")))
-        if call is None:
-            logger.warning("signaling for unknown call=%s ignored", data.get("callId"))
-        return call
+        logger.info("call=%s report %s", call.call_id, json.dumps(call.report.to_dict()))

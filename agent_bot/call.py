@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,7 +41,7 @@ from agent_bot.media.frames import (
 from agent_bot.media.playout import PlayoutStats
 from agent_bot.media.recorder import Recorder
 from agent_bot.report import CallReport, TransportStats
-from agent_bot.signaling import SignalingClient
+from agent_bot.signaling import Handler, SignalingClient
 from signaling_server.protocol import Event
 
 logger = logging.getLogger(__name__)
@@ -327,6 +327,29 @@ class Call:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def route_to_calls(signaling: SignalingClient, calls: Mapping[str, Call]) -> None:
+    """Deliver the relayed `offer`, `answer` and `ice-candidate` events to the call they name.
+
+    `calls` is read at each event, so calls added to it later are found.
+    """
+
+    def routed(step: Callable[[Call, dict[str, Any]], Awaitable[None]]) -> Handler:
+        async def dispatch(data: dict[str, Any]) -> None:
+            call = calls.get(str(data.get("callId")))
+            if call is None:
+                logger.warning("signaling for unknown call=%s ignored", data.get("callId"))
+            else:
+                await call.attempt(step(call, data))
+
+        return dispatch
+
+    signaling.on(Event.OFFER, routed(lambda call, data: call.on_offer(data["offer"])))
+    signaling.on(Event.ANSWER, routed(lambda call, data: call.on_answer(data["answer"])))
+    signaling.on(
+        Event.ICE_CANDIDATE, routed(lambda call, data: call.on_candidate(data.get("candidate")))
+    )
 
 
 def parse_candidate(data: dict[str, Any] | None) -> RTCIceCandidate | None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent_bot.admission import load_samples
-from agent_bot.call import Call, CallEnd, CallOptions
+from agent_bot.call import Call, CallEnd, CallOptions, route_to_calls
 from agent_bot.report import CallReport
 from agent_bot.signaling import SignalingClient, SignalingError
 from signaling_server.protocol import Event
@@ -145,24 +144,10 @@ class Dialer:
         async def on_queued(data: dict[str, Any]) -> None:
             logger.info("call=%s queued at position %s", data.get("callId"), data.get("position"))
 
-        def route(handler: str) -> Callable[[dict[str, Any]], Any]:
-            async def dispatch(data: dict[str, Any]) -> None:
-                call = calls.get(str(data.get("callId")))
-                if call is None:
-                    logger.warning("signaling for unknown call=%s ignored", data.get("callId"))
-                elif handler == "candidate":
-                    await call.attempt(call.on_candidate(data.get("candidate")))
-                else:
-                    await call.attempt(getattr(call, f"on_{handler}")(data[handler]))
-
-            return dispatch
-
         signaling.on(Event.CALL_ACCEPTED, on_accepted)
         signaling.on(Event.CALL_ENDED, on_ended)
         signaling.on(Event.CALL_QUEUED, on_queued)
-        signaling.on(Event.OFFER, route("offer"))
-        signaling.on(Event.ANSWER, route("answer"))
-        signaling.on(Event.ICE_CANDIDATE, route("candidate"))
+        route_to_calls(signaling, calls)
         try:
             await signaling.connect()
             report.mark("requested")
