@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from agent_bot.media.frames import SAMPLE_RATE
-from agent_bot.media.playout import MAX_TARGET_MS
+from agent_bot.media.playout import MAX_TARGET_MS, PlayoutStats
 from agent_bot.media.sources import FileSource
 from agent_bot.media.speaker import Speaker, attach_speaker
 from agent_bot.qa.comparison import AudioComparison, compare
@@ -54,7 +55,26 @@ def heard(monitor: Monitor, sent: SentLog) -> np.ndarray:
     return monitor.pcm()[start:]
 
 
-async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
+@dataclass
+class SpeakerRun:
+    """What one sample played through the speaker path left behind."""
+
+    heard: np.ndarray
+    sent: SentLog
+    stats: PlayoutStats | None
+    level: float
+    """The speaker's level for the call while it played."""
+    level_after: float
+    """The same once the speaker was closed."""
+    received: Received
+    counts: dict[str, int]
+    """The impairment's counters (empty without impairment)."""
+
+
+async def play_on_speaker(
+    pulse: PulseDaemon, *, loss: float = 0.0, reorder: float = 0.0
+) -> SpeakerRun:
+    """A caller plays the sample into a call whose bot side is on the speaker."""
     monitor = pulse.monitor()
     speaker = Speaker()
     speaker.start()
@@ -64,6 +84,7 @@ async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
     sent = SentLog()
     track.add_sent_listener(sent)
     call = await connect(track)
+    counts = impair(call.caller, loss=loss, reorder=reorder, seed=5) if loss or reorder else {}
     attach_speaker(call.receiver, speaker, "call-1")
     received = Received(call.remote)  # aiortc's own track keeps working for other sinks
     await asyncio.wait_for(track.ended.wait(), source.duration + 10)
@@ -73,8 +94,16 @@ async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
     await call.close()
     speaker.close()
     monitor.stop()
+    return SpeakerRun(
+        heard(monitor, sent), sent, stats, level, speaker.rms("call-1"), received, counts
+    )
 
-    result = compare(sent.timeline(), heard(monitor, sent), window_s=WINDOW_S, search_ms=SEARCH_MS)
+
+async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
+    run = await play_on_speaker(pulse)
+    sent, stats, level = run.sent, run.stats, run.level
+
+    result = compare(sent.timeline(), run.heard, window_s=WINDOW_S, search_ms=SEARCH_MS)
     logger.info(
         "send → monitor delay %.1f ms, correlation %.3f (median %.3f)",
         result.delay_ms,
@@ -86,8 +115,8 @@ async def test_caller_is_heard_on_the_speaker(pulse: PulseDaemon) -> None:
     assert result.delay_ms is not None and 0 < result.delay_ms < 1000
     assert stats is not None and stats.played > 0
     assert stats.lost == 0  # (packets may come late: the audio of a device underflow is skipped)
-    assert received.chunks, "aiortc's track went on delivering frames"
-    assert speaker.rms("call-1") == 0.0  # off the speaker once closed
+    assert run.received.chunks, "aiortc's track went on delivering frames"
+    assert run.level_after == 0.0  # off the speaker once closed
     assert level > 0.0
 
 
@@ -104,24 +133,8 @@ def test_the_newest_call_is_on_the_speaker(no_sound_server: None) -> None:
 
 
 async def test_lost_and_reordered_packets_are_concealed_and_played(pulse: PulseDaemon) -> None:
-    monitor = pulse.monitor()
-    speaker = Speaker()
-    speaker.start()
-    await until(lambda: speaker.running)
-    source = FileSource(SAMPLE)
-    track = source.create_track()
-    sent = SentLog()
-    track.add_sent_listener(sent)
-    call = await connect(track)
-    counts = impair(call.caller, loss=0.03, reorder=0.03, seed=5)
-    attach_speaker(call.receiver, speaker, "call-1")
-    Received(call.remote)
-    await asyncio.wait_for(track.ended.wait(), source.duration + 10)
-    await asyncio.sleep(0.3)
-    stats = speaker.stats("call-1")
-    await call.close()
-    speaker.close()
-    monitor.stop()
+    run = await play_on_speaker(pulse, loss=0.03, reorder=0.03)
+    sent, stats, counts = run.sent, run.stats, run.counts
 
     assert stats is not None
     assert counts["dropped"] > 5 and counts["reordered"] > 5
@@ -132,7 +145,7 @@ async def test_lost_and_reordered_packets_are_concealed_and_played(pulse: PulseD
     assert stats.lost <= counts["dropped"] + stats.late
     assert stats.late <= counts["reordered"]
     assert stats.target_ms <= MAX_TARGET_MS
-    result = compare(sent.timeline(), heard(monitor, sent), window_s=WINDOW_S, search_ms=SEARCH_MS)
+    result = compare(sent.timeline(), run.heard, window_s=WINDOW_S, search_ms=SEARCH_MS)
     logger.info(
         "with loss: send → monitor delay %.1f ms, correlation median %.3f; playout lost %d late %d",
         result.delay_ms,
