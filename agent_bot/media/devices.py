@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -38,6 +39,10 @@ Kind = Literal["input", "output"]
 
 RETRY_SECONDS = 2.0
 RETRIES = 5
+STALL_SECONDS = 2.0
+"""An open stream whose callback has not run for this long is taken for dead and reopened:
+when the sound server dies, PortAudio's ALSA backend may neither call back nor finish the
+stream, and then prints an error line in a loop until the stream is closed."""
 
 
 class DeviceError(ValueError):
@@ -146,6 +151,7 @@ class DeviceKeeper:
         self._retry_seconds = retry_seconds
         self._stream: Any = None
         self._stopped = asyncio.Event()
+        self._last_beat = 0.0
         self._task: asyncio.Task[None] | None = None
         self.opened = 0
         """How many times the stream was opened (1 + the reopens)."""
@@ -187,9 +193,25 @@ class DeviceKeeper:
             self.opened += 1
             failures = 0
             logger.info("%s: device %d (%s) open", self.role, index, _name(index))
-            await self._stopped.wait()
+            await self._watch()
             self._close_stream()
             logger.warning("%s: sound device stopped; reopening", self.role)
+
+    def beat(self) -> None:
+        """The stream's callback ran (called from PortAudio's thread)."""
+        self._last_beat = time.monotonic()
+
+    async def _watch(self) -> None:
+        """Return when the open stream finished or stalled."""
+        self._last_beat = time.monotonic()
+        while True:
+            try:
+                await asyncio.wait_for(self._stopped.wait(), STALL_SECONDS / 2)
+                return
+            except TimeoutError:
+                if time.monotonic() - self._last_beat > STALL_SECONDS:
+                    logger.warning("%s: no callback for %.0f s", self.role, STALL_SECONDS)
+                    return
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None

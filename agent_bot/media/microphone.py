@@ -160,6 +160,7 @@ class Microphone:
         return stream
 
     def _callback(self, indata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
+        self._keeper.beat()
         pcm: Pcm = indata[:, 0].copy()
         self._level.update(pcm)
         loop = self._loop

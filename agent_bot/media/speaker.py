@@ -146,6 +146,7 @@ class Speaker:
         return stream
 
     def _callback(self, outdata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
+        self._keeper.beat()
         if status.output_underflow:
             self.underflows += 1
         dac = float(time.outputBufferDacTime)
