@@ -3,16 +3,21 @@
 A device is chosen by index or by a substring of its name; `None` means the system default.
 `DeviceKeeper` holds one PortAudio stream open for the speaker or the microphone: when the
 device is missing, busy or vanishes mid-call it logs one line, retries every few seconds and
-gives up with a log line after `retries` attempts. Nothing here raises into the call.
+gives up with a log line after `retries` attempts. Nothing here raises into the call, and no
+PortAudio call that opens or closes a stream runs on the event loop's thread: when the sound
+server dies, PortAudio's ALSA backend can block in them for good (PortAudio issue #1037; a
+close waiting on a dead PulseAudio connection), and a call must not freeze with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 from agent_bot.media.frames import SAMPLE_RATE
 
@@ -43,6 +48,12 @@ STALL_SECONDS = 2.0
 """An open stream whose callback has not run for this long is taken for dead and reopened:
 when the sound server dies, PortAudio's ALSA backend may neither call back nor finish the
 stream, and then prints an error line in a loop until the stream is closed."""
+
+
+PORTAUDIO_SECONDS = 5.0
+"""Opening or closing a stream that takes longer is given up (its thread is left behind)."""
+
+T = TypeVar("T")
 
 
 class DeviceError(ValueError):
@@ -170,20 +181,22 @@ class DeviceKeeper:
         loop = asyncio.get_running_loop()
         failures = 0
         while True:
+            self._stopped.clear()
             try:
-                index = find_device(self._spec, self._kind)
-                self._stopped.clear()
-                self._stream = self._open(index, lambda: _notify(loop, self._stopped))
-            except (DeviceError, sd.PortAudioError, OSError) as exc:
+                index, self._stream = await _off_loop(
+                    lambda: self._open_device(loop), self._close_late, PORTAUDIO_SECONDS
+                )
+            except (DeviceError, sd.PortAudioError, OSError, TimeoutError) as exc:
                 failures += 1
+                reason = exc if str(exc) else "PortAudio did not open it in time"
                 if failures > self._retries:
-                    logger.error("%s: giving up on the sound device: %s", self.role, exc)
+                    logger.error("%s: giving up on the sound device: %s", self.role, reason)
                     self.gave_up = True
                     return
                 logger.warning(
                     "%s: sound device unavailable (%s); retry %d/%d in %.0f s",
                     self.role,
-                    exc,
+                    reason,
                     failures,
                     self._retries,
                     self._retry_seconds,
@@ -194,8 +207,24 @@ class DeviceKeeper:
             failures = 0
             logger.info("%s: device %d (%s) open", self.role, index, _name(index))
             await self._watch()
-            self._close_stream()
+            stream, self._stream = self._stream, None
+            try:
+                await _off_loop(partial(self._close, stream), _keep_open, PORTAUDIO_SECONDS)
+            except TimeoutError:
+                logger.error(
+                    "%s: PortAudio did not close the stream in %.1f s; left behind",
+                    self.role,
+                    PORTAUDIO_SECONDS,
+                )
             logger.warning("%s: sound device stopped; reopening", self.role)
+
+    def _open_device(self, loop: asyncio.AbstractEventLoop) -> tuple[int, Any]:
+        index = find_device(self._spec, self._kind)
+        return index, self._open(index, lambda: _notify(loop, self._stopped))
+
+    def _close_late(self, opened: tuple[int, Any]) -> None:
+        """Closes a stream whose opening was given up (it opened after all)."""
+        self._close(opened[1])
 
     def beat(self) -> None:
         """The stream's callback ran (called from PortAudio's thread)."""
@@ -213,20 +242,69 @@ class DeviceKeeper:
                     logger.warning("%s: no callback for %.0f s", self.role, STALL_SECONDS)
                     return
 
-    def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.close(ignore_errors=True)
-            except sd.PortAudioError as exc:
-                logger.debug("%s: closing the stream: %s", self.role, exc)
+    def _close(self, stream: Any) -> None:
+        try:
+            stream.close(ignore_errors=True)
+        except sd.PortAudioError as exc:
+            logger.debug("%s: closing the stream: %s", self.role, exc)
 
     def close(self) -> None:
-        """Stops retrying and closes the stream."""
+        """Stops retrying and closes the stream (waits at most `PORTAUDIO_SECONDS` for it)."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        self._close_stream()
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        closing = threading.Thread(target=self._close, args=(stream,), daemon=True)
+        closing.start()
+        closing.join(PORTAUDIO_SECONDS)
+        if closing.is_alive():
+            logger.error("%s: PortAudio did not close the stream; left behind", self.role)
+
+
+async def _off_loop(work: Callable[[], T], undo: Callable[[T], None], within: float) -> T:
+    """`work()` run in a daemon thread, awaited for at most `within` seconds (TimeoutError).
+
+    A thread that outlives the wait is left behind; if its `work()` returns after all, `undo`
+    gets the result in a thread of its own. A daemon thread never holds up the process's exit.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            _settle(loop, partial(future.set_exception, exc))
+            return
+        if not _settle(loop, partial(future.set_result, result)):
+            undo(result)
+
+    threading.Thread(target=run, name="portaudio", daemon=True).start()
+    try:
+        return await asyncio.wait_for(asyncio.shield(future), within)
+    except BaseException:
+        future.add_done_callback(lambda done: _undo_late(done, undo))
+        raise
+
+
+def _settle(loop: asyncio.AbstractEventLoop, settle: Callable[[], None]) -> bool:
+    """Runs `settle` on `loop`; False when the loop is closed."""
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _keep_open(_: None) -> None:
+    """Nothing to undo after a late close."""
+
+
+def _undo_late(future: asyncio.Future[T], undo: Callable[[T], None]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        threading.Thread(target=undo, args=(future.result(),), daemon=True).start()
 
 
 def _notify(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:

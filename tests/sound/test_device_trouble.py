@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import numpy as np
 import pytest
 
+from agent_bot.media import devices
+from agent_bot.media.devices import DeviceKeeper, open_stream
 from agent_bot.media.frames import SAMPLE_RATE
 from agent_bot.media.microphone import Microphone
 from agent_bot.media.sources import FileSource
@@ -84,3 +88,79 @@ async def test_a_missing_named_device_is_retried_then_given_up(
     microphone.close()
     assert not frame.to_ndarray().any()
     assert "no input device named like 'no-such-mic'" in caplog.text
+
+
+class WedgedClose:
+    """A real stream whose first close() blocks until released, as PortAudio's ALSA backend
+    can when the sound server died under it."""
+
+    def __init__(self, stream: Any, release: threading.Event) -> None:
+        self.stream = stream
+        self._release = release
+
+    def close(self, ignore_errors: bool = True) -> None:
+        self._release.wait()
+        self.stream.close(ignore_errors=ignore_errors)
+
+
+async def test_a_stream_that_never_closes_is_left_behind_and_the_device_reopened(
+    pulse: PulseDaemon, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devices, "PORTAUDIO_SECONDS", 0.5)
+    release = threading.Event()
+    stops: list[Any] = []
+
+    def callback(outdata: Any, *_: Any) -> None:
+        outdata.fill(0)
+        keeper.beat()
+
+    def wedging_open(index: int, on_stop: Any) -> Any:
+        stops.append(on_stop)
+        stream = open_stream("output", index, 480, callback, on_stop)
+        return WedgedClose(stream, release) if len(stops) == 1 else stream
+
+    keeper = DeviceKeeper("speaker", None, "output", wedging_open)
+    keeper.start()
+    await until(lambda: keeper.running)
+    ticks = 0
+
+    async def tick() -> None:  # the event loop stays free while the close hangs
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    stops[0]()  # the stream says it stopped: the keeper closes it, which hangs
+    await until(lambda: keeper.opened == 2 and keeper.running)
+    ticker.cancel()
+    keeper.close()
+    release.set()
+    assert "speaker: PortAudio did not close the stream in 0.5 s; left behind" in caplog.text
+    assert ticks >= 40  # 0.5 s of a blocked close did not block the loop
+
+
+async def test_an_open_that_never_returns_is_retried_then_given_up(
+    pulse: PulseDaemon, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devices, "PORTAUDIO_SECONDS", 0.2)
+    release = threading.Event()
+    late: list[Any] = []
+
+    def hanging_open(index: int, on_stop: Any) -> Any:
+        release.wait()
+        stream = open_stream("output", index, 480, lambda outdata, *_: outdata.fill(0), on_stop)
+        late.append(stream)
+        return stream
+
+    keeper = DeviceKeeper("speaker", None, "output", hanging_open, retries=1, retry_seconds=0.05)
+    keeper.start()
+    await until(lambda: keeper.gave_up)
+    release.set()  # the two opens finish after all: what they opened is closed
+    await until(lambda: len(late) == 2 and all(stream.closed for stream in late))
+    keeper.close()
+    assert not keeper.running
+    assert "speaker: sound device unavailable (PortAudio did not open it in time)" in caplog.text
+    assert "speaker: giving up on the sound device: PortAudio did not open it in time" in (
+        caplog.text
+    )
