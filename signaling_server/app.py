@@ -41,8 +41,9 @@ from signaling_server.protocol import (
     parse,
 )
 from signaling_server.ratelimit import TokenBucket
+from signaling_server.stores.liveness import heartbeat_interval
 from signaling_server.stores.memory import MemoryStore
-from signaling_server.stores.redis import RedisStore
+from signaling_server.stores.redis import NodeRegistry, RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -102,17 +103,23 @@ class SignalingServer:
             "max_http_buffer_size": MAX_MESSAGE_BYTES,
             "async_handlers": False,
         }
+        # with Redis: this node's heartbeat and clients, so others can clean up after a crash
+        self.nodes: NodeRegistry | None = None
         if settings.redis_url is None:
             self.pairing = Pairing(MemoryStore())
         else:
             # Several nodes: emits go through Redis pub/sub; long-polling would need sticky
             # sessions, so WebSocket only; wall-clock times order the shared queue.
-            self.pairing = Pairing(RedisStore(Redis.from_url(settings.redis_url)), clock=time.time)
+            redis = Redis.from_url(settings.redis_url)
+            self.pairing = Pairing(RedisStore(redis), clock=time.time)
+            self.nodes = NodeRegistry(redis, settings.node_ttl)
             options["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
             options["transports"] = ["websocket"]
         self.sio = SocketServer(partial(self.metrics.inc, "malformed_packets_total"), **options)
         self._sessions: dict[str, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._reaping: asyncio.Task[None] | None = None
         handlers: dict[Event, Handler] = {
             Event.CALL_REQUEST: self._call_request,
             Event.CALL_ACCEPT: self._call_accept,
@@ -138,17 +145,87 @@ class SignalingServer:
         app.router.add_get("/", self._index)
         if STATIC_DIR.is_dir():
             app.router.add_static("/", STATIC_DIR)
-        if self.settings.redis_url is not None:
+        if self.nodes is not None:
+            app.on_startup.append(self._join)
             app.on_shutdown.append(self._leave)
         return app
+
+    # --- nodes (with Redis) ------------------------------------------------------------------
+
+    async def _join(self, app: web.Application) -> None:
+        """Starting one node of several: register it and start its heartbeat."""
+        assert self.nodes is not None
+        log.info("node %s joined", await self.nodes.rejoin())
+        self._heartbeat = asyncio.create_task(self._beat(self.nodes))
 
     async def _leave(self, app: web.Application) -> None:
         """Shutting down one node of several: end this node's calls in the shared state.
 
         (A lone node just forgets: its state dies with it and media already flowing goes on.)
         """
+        assert self.nodes is not None
+        for task in (self._heartbeat, self._reaping):
+            if task is not None:
+                task.cancel()
         for sid in list(self._sessions):
             await self._forget(sid, "node shutting down")
+        try:
+            await self.nodes.forget(self.nodes.node)
+        except Exception:
+            log.exception("node %s: leaving the node list failed", self.nodes.node)
+            return
+        log.info("node %s left", self.nodes.node)
+
+    async def _beat(self, nodes: NodeRegistry) -> None:
+        """Every heartbeat interval: refresh this node's heartbeat, look for dead nodes."""
+        interval = heartbeat_interval(self.settings.node_ttl)
+        failing = False
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await nodes.beat():
+                    await self._rejoin(nodes)
+            except Exception as exc:
+                if not failing:
+                    log.warning("node %s: heartbeat failed: %s: %s", nodes.node,
+                                type(exc).__name__, exc)  # fmt: skip
+                failing = True
+                continue
+            if failing:
+                log.info("node %s: heartbeat back", nodes.node)
+                failing = False
+            # in a task of its own, so that a long clean-up never delays this node's heartbeat
+            if self._reaping is None or self._reaping.done():
+                self._reaping = asyncio.create_task(self._reap(nodes))
+
+    async def _reap(self, nodes: NodeRegistry) -> None:
+        """Clients of dead nodes count as disconnected: end or re-offer their calls."""
+        try:
+            for node in await nodes.dead():
+                if not await nodes.claim(node):
+                    continue
+                sids = await nodes.clients(node)
+                for sid in sids:
+                    await self._remove(sid, f"client {sid} of expired node {node}")
+                await nodes.forget(node)
+                log.info("node %s expired: %d clients cleaned up", node, len(sids))
+        except Exception as exc:
+            log.warning("node %s: cleaning up dead nodes failed: %s: %s", nodes.node,
+                        type(exc).__name__, exc)  # fmt: skip
+
+    async def _rejoin(self, nodes: NodeRegistry) -> None:
+        """This node's heartbeat expired (it stalled): others may have cleaned up its clients.
+
+        It takes a new id and disconnects its clients, which reconnect and register again.
+        """
+        old = nodes.node
+        await nodes.rejoin()
+        sids = list(self._sessions)
+        log.warning("node %s: heartbeat had expired; rejoined as %s, dropping %d clients",
+                    old, nodes.node, len(sids))  # fmt: skip
+        for sid in sids:
+            await self._forget(sid, "node heartbeat expired")
+            await self.sio.disconnect(sid)
 
     # --- connections -------------------------------------------------------------------------
 
@@ -165,6 +242,9 @@ class SignalingServer:
             raise
         role = Role(parsed.role)
         try:
+            if self.nodes is not None:
+                # listed first: if this node dies from here on, another cleans up the client
+                await self.nodes.join(sid)
             if isinstance(parsed, AgentAuth):
                 await self.pairing.add_agent(sid, parsed.name, parsed.maxCalls)
                 # The client learns it is connected after this handler returns: ring it after.
@@ -221,10 +301,20 @@ class SignalingServer:
         if session is None:
             return
         log.info("%s %s disconnected (%s)", session.role, sid, reason)
+        await self._remove(sid, f"{session.role} {sid}")
+        if self.nodes is not None:
+            try:
+                await self.nodes.leave(sid)
+            except Exception:
+                log.exception("%s %s: removing it from node %s failed", session.role, sid,
+                              self.nodes.node)  # fmt: skip
+
+    async def _remove(self, sid: str, who: str) -> None:
+        """Client `sid` is gone (disconnected, or its node died): end or re-offer its calls."""
         try:
             await self._deliver(await self.pairing.remove(sid))
         except Exception:
-            log.exception("%s %s: ending its calls failed", session.role, sid)
+            log.exception("%s: ending its calls failed", who)
 
     # --- events ------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from signaling_server.app import SignalingServer
 from signaling_server.config import Settings
+from signaling_server.stores.liveness import NODE_TTL, detection_bound
 
 log = logging.getLogger(__name__)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -109,6 +110,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         help="keep the pairing state in Redis and emit across server nodes, WebSocket "
         "transport only (env SIGNALING_REDIS_URL; default: in memory, one node)",
     )
+    add(
+        "--node-ttl",
+        type=positive_number,
+        metavar="SECONDS",
+        default=_env(parser, "SIGNALING_NODE_TTL", positive_number, NODE_TTL),
+        help="with --redis: a node whose heartbeat is this old is dead and another node "
+        "ends its clients' calls (env SIGNALING_NODE_TTL; default %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.burst < 1:
         parser.error("--burst must be at least 1")
@@ -126,6 +135,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         burst=args.burst,
         log_level=args.log_level,
         redis_url=args.redis_url or None,
+        node_ttl=args.node_ttl,
     )
 
 
@@ -148,7 +158,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings.rate,
         settings.burst,
         list(settings.ice_servers) or "none",
-        f"in Redis at {settings.redis_url}" if settings.redis_url else "in memory",
+        (
+            f"in Redis at {settings.redis_url}, node TTL {settings.node_ttl:g}s: a crashed node "
+            f"is cleaned up within {detection_bound(settings.node_ttl):.3g}s"
+        )
+        if settings.redis_url
+        else "in memory",
     )
     try:
         web.run_app(

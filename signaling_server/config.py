@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from signaling_server.stores.liveness import NODE_TTL
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -18,3 +20,5 @@ class Settings:
     log_level: str = "INFO"
     # Redis URL: pairing state in Redis, emits across nodes; None: in memory, one node
     redis_url: str | None = None
+    # with Redis: seconds after which a node that stopped refreshing its heartbeat is dead
+    node_ttl: float = NODE_TTL

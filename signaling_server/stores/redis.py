@@ -2,24 +2,31 @@
 
 Agents, customers and calls are JSON values in three hashes; the queue is a sorted set scored
 by request time. Pairing operations of all nodes are serialised by a Redis lock (plus a local
-one, so coroutines of one node queue up without polling Redis).
+one, so coroutines of one node queue up without polling Redis). `NodeRegistry` keeps each
+node's heartbeat and client list, so that the clients of a crashed node can be cleaned up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
 
 from signaling_server.stores.base import Agent, Call, CallState, Customer, PairingStore
+from signaling_server.stores.liveness import dead_nodes
 
 # A pairing operation is a few round trips; the lock expires if its holder dies mid-way.
 LOCK_TIMEOUT = 10.0
 LOCK_WAIT = 30.0
+
+
+def _strings(members: Iterable[Any]) -> list[str]:
+    return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
 
 def _agent(raw: str | bytes) -> Agent:
@@ -155,5 +162,71 @@ class RedisStore(PairingStore):
         await self._redis.zrem(self._queue, call_id)
 
     async def queue(self) -> list[str]:
-        members: list[Any] = await self._redis.zrange(self._queue, 0, -1)
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        return _strings(await self._redis.zrange(self._queue, 0, -1))
+
+
+class NodeRegistry:
+    """This node's heartbeat and client list in Redis; finding and claiming dead nodes.
+
+    Keys: `PREFIX:nodes` (set of node ids), `PREFIX:node:ID:alive` (the heartbeat, with a TTL),
+    `PREFIX:node:ID:clients` (set of sids), `PREFIX:node:ID:claim` (who cleans up a dead node).
+    A node id whose heartbeat expired is never revived: a node that finds its own heartbeat
+    gone rejoins under a new id (`rejoin`).
+    """
+
+    def __init__(self, redis: Redis, ttl: float, prefix: str = "signaling") -> None:
+        self._redis = redis
+        self._ttl_ms = max(1, round(ttl * 1000))
+        self._prefix = prefix
+        self._nodes = f"{prefix}:nodes"
+        self.node = ""
+
+    def _key(self, node: str, what: str) -> str:
+        return f"{self._prefix}:node:{node}:{what}"
+
+    async def rejoin(self) -> str:
+        """Register under a new node id with a fresh heartbeat; return the id."""
+        self.node = uuid.uuid4().hex
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(self.node, "alive"), "1", px=self._ttl_ms)
+            pipe.sadd(self._nodes, self.node)
+            await pipe.execute()
+        return self.node
+
+    async def beat(self) -> bool:
+        """Refresh this node's heartbeat; False if it had already expired (then call `rejoin`)."""
+        return bool(
+            await self._redis.set(self._key(self.node, "alive"), "1", px=self._ttl_ms, xx=True)
+        )
+
+    async def join(self, sid: str) -> None:
+        await self._redis.sadd(self._key(self.node, "clients"), sid)
+
+    async def leave(self, sid: str) -> None:
+        await self._redis.srem(self._key(self.node, "clients"), sid)
+
+    async def dead(self) -> list[str]:
+        """Known nodes other than this one whose heartbeat has expired."""
+        nodes = _strings(await self._redis.smembers(self._nodes))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for node in nodes:
+                pipe.exists(self._key(node, "alive"))
+            beating = await pipe.execute()
+        return dead_nodes(self.node, dict(zip(nodes, map(bool, beating), strict=True)))
+
+    async def claim(self, node: str) -> bool:
+        """Whether this node is the one to clean up dead `node` (for one TTL; atomic)."""
+        claimed = await self._redis.set(
+            self._key(node, "claim"), self.node, px=self._ttl_ms, nx=True
+        )
+        return bool(claimed)
+
+    async def clients(self, node: str) -> list[str]:
+        return sorted(_strings(await self._redis.smembers(self._key(node, "clients"))))
+
+    async def forget(self, node: str) -> None:
+        """Drop `node` and its client list (once its clients are cleaned up, or it left)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(node, "clients"), self._key(node, "alive"))
+            pipe.srem(self._nodes, node)
+            await pipe.execute()

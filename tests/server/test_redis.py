@@ -1,18 +1,28 @@
-"""Two server nodes sharing a real redis-server: calls and relay across nodes."""
+"""Two server nodes sharing a real redis-server: calls and relay across nodes, dead nodes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
+from signaling_server.stores.liveness import detection_bound
+from signaling_server.stores.redis import NodeRegistry
 from tests.conftest import ServerFactory
 from tests.procs import SignalingServer
-from tests.server.client import SDP, Client, RefusedError
+from tests.server.client import SDP, TIMEOUT, Client, RefusedError
 from tests.server.conftest import Clients
 
 pytestmark = pytest.mark.redis
+
+# node TTL of the liveness tests (`--node-ttl`): short, yet several heartbeats long
+TTL = 2.0
 
 
 @pytest.fixture
@@ -25,6 +35,33 @@ def nodes(
         clients_for(server_factory("--redis", redis_url)),
         clients_for(server_factory("--redis", redis_url)),
     )
+
+
+@pytest.fixture
+def short_ttl_nodes(
+    redis_url: str,
+    server_factory: ServerFactory,
+    clients_for: Callable[[SignalingServer], Clients],
+) -> tuple[Clients, Clients]:
+    args = ("--redis", redis_url, "--node-ttl", str(TTL))
+    return clients_for(server_factory(*args)), clients_for(server_factory(*args))
+
+
+async def health(server: SignalingServer) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as response:
+        result: dict[str, Any] = await response.json()
+        return result
+
+
+@contextmanager
+def stopped(server: SignalingServer) -> Iterator[None]:
+    """The server process frozen (SIGSTOP) inside the block, resumed (SIGCONT) after it."""
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
 
 
 async def call_across(nodes: tuple[Clients, Clients]) -> tuple[Client, Client, str]:
@@ -109,3 +146,71 @@ async def test_messages_across_nodes_arrive_in_order(nodes: tuple[Clients, Clien
         )
     received = [(await agent.expect("ice-candidate"))["candidate"] for _ in range(30)]
     assert [c["candidate"].split()[0] for c in received] == [f"candidate:{i}" for i in range(30)]
+
+
+async def test_crashed_node_is_cleaned_up(short_ttl_nodes: tuple[Clients, Clients]) -> None:
+    agent_node, customer_node = short_ttl_nodes
+    _, customer, call_id = await call_across(short_ttl_nodes)
+    waiting = await agent_node.customer("waiting-on-the-dead-node")
+    assert (await waiting.call("call-request", {}))["status"] == "queued"
+    agent_node.server.kill()
+    ended = await customer.expect("call-ended", within=detection_bound(TTL) + TIMEOUT)
+    assert ended == {"callId": call_id, "reason": "peer-disconnected"}
+    # the dead agent is offered nothing, the dead customer's call left the queue
+    ack = await customer.call("call-request", {})
+    assert (ack["status"], ack["position"]) == ("queued", 1), ack
+    health_after = await health(customer_node.server)
+    assert (health_after["agents"], health_after["customers"], health_after["queue"]) == (0, 1, 1)
+    assert "expired: 2 clients cleaned up" in customer_node.server.log()
+
+
+async def test_live_nodes_are_not_cleaned_up(short_ttl_nodes: tuple[Clients, Clients]) -> None:
+    agent = await short_ttl_nodes[0].agent()
+    customer = await short_ttl_nodes[1].customer()
+    await asyncio.sleep(3 * TTL)
+    ack = await customer.call("call-request", {})
+    assert ack["ok"] and ack["status"] == "ringing", ack
+    assert (await agent.expect("incoming-call"))["customerId"] == customer.sid
+    for node in short_ttl_nodes:
+        assert (await health(node.server))["agents"] == 1
+        assert "expired" not in node.server.log()
+
+
+async def test_stalled_node_drops_its_clients(short_ttl_nodes: tuple[Clients, Clients]) -> None:
+    """A node frozen past its TTL is cleaned up; once it runs again its clients reconnect."""
+    stalled, survivor = short_ttl_nodes
+    agent, customer, call_id = await call_across(short_ttl_nodes)
+    with stopped(stalled.server):
+        ended = await customer.expect("call-ended", within=detection_bound(TTL) + TIMEOUT)
+        assert ended == {"callId": call_id, "reason": "peer-disconnected"}
+    await agent.wait_disconnected(within=detection_bound(TTL) + TIMEOUT)
+    again = await stalled.agent("back-again")
+    ack = await customer.call("call-request", {})
+    assert ack["ok"] and ack["status"] == "ringing", ack
+    assert (await again.expect("incoming-call"))["customerId"] == customer.sid
+    assert (await health(survivor.server))["agents"] == 1
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_one_node_claims_a_dead_node(redis: Redis) -> None:
+    dead, first, second = (NodeRegistry(redis, ttl=0.2) for _ in range(3))
+    for node in (dead, first, second):
+        await node.rejoin()
+    await dead.join("sid-1")
+    assert await first.dead() == []
+    await asyncio.sleep(0.3)
+    assert await first.beat() is False  # nobody refreshed it: expired too
+    await first.rejoin()
+    await second.rejoin()
+    assert dead.node in await first.dead()
+    claims = await asyncio.gather(first.claim(dead.node), second.claim(dead.node))
+    assert sorted(claims) == [False, True]
+    assert await first.clients(dead.node) == ["sid-1"]
+    await first.forget(dead.node)
+    assert dead.node not in await second.dead()
