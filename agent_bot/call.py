@@ -2,7 +2,7 @@
 
 Signaling reaches the call through `on_offer`, `on_answer` and `on_candidate`; the call sends
 through the `SignalingClient`. Media: the source's track is sent; every received frame goes to
-the sinks (recorder, echo, speaker).
+the sinks (recorder, QA capture); the speaker and an echo track take the received packets.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from agent_bot.ice import bound_gathering
 from agent_bot.media.frames import (
     AudioSink,
     AudioTap,
+    PacketSink,
     Pcm,
     PcmListener,
     SentAudio,
@@ -40,6 +41,7 @@ from agent_bot.media.frames import (
 )
 from agent_bot.media.playout import PlayoutStats
 from agent_bot.media.recorder import Recorder
+from agent_bot.media.rtpreceiver import tap_rtp
 from agent_bot.report import CallReport, TransportStats
 from agent_bot.signaling import Handler, SignalingClient
 from signaling_server.protocol import Event
@@ -112,6 +114,8 @@ class Call:
         self._remote_described = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._track: MediaStreamTrack | None = None
+        self._receiver: RTCRtpReceiver | None = None
+        self._echo_fed = False
         self._ending = False
         self._last_audio = 0.0
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
@@ -191,8 +195,7 @@ class Call:
             recorder = Recorder.for_call(self._options.record_dir, self.call_id)
             self.report.recording = str(recorder.path)
             self.add_tap(recorder)
-        if isinstance(track, AudioSink):
-            self._sinks.append(track)
+        self._feed_echo()
         if isinstance(track, SentAudio):
             track.add_sent_listener(self._on_sent)
         self._pc.addTrack(track)
@@ -220,13 +223,22 @@ class Call:
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio":
             return
+        self._receiver = next(
+            t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track
+        )
         speaker = self._options.speaker
         if speaker is not None:
-            receiver = next(
-                t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track
-            )
-            speaker.attach(receiver, self.call_id)
+            speaker.attach(self._receiver, self.call_id)
+        self._feed_echo()
         self._spawn(self._receive(track))
+
+    def _feed_echo(self) -> None:
+        """Once the call has both, a local track that takes received packets (echo) gets them."""
+        track: object = self._track  # an aiortc track that may also be a PacketSink
+        receiver = self._receiver
+        if isinstance(track, PacketSink) and receiver is not None and not self._echo_fed:
+            self._echo_fed = True
+            tap_rtp(receiver, track.write_packet)
 
     async def _receive(self, track: MediaStreamTrack) -> None:
         self._spawn(self._media_watchdog())

@@ -44,6 +44,13 @@ class AudioTap(AudioSink, Protocol):
 
 
 @runtime_checkable
+class PacketSink(Protocol):
+    """Takes one call's received Opus packets as they arrive, before any jitter buffer (echo)."""
+
+    def write_packet(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None: ...
+
+
+@runtime_checkable
 class SentAudio(Protocol):
     """A local track that reports the PCM of every frame it sends (for the recorder)."""
 
@@ -53,7 +60,7 @@ class SentAudio(Protocol):
 class Source(Protocol):
     """Makes the local (sending) track of each call.
 
-    A track that is also an `AudioSink` (echo) is fed the call's received audio.
+    A track that is also a `PacketSink` (echo) is fed the call's received packets.
     """
 
     def create_track(self) -> MediaStreamTrack: ...

@@ -2,13 +2,14 @@
 
 - `FileSource`: a sound file (any format PyAV opens), decoded once, played once or looped.
 - `ToneSource`: a sine tone. `SilenceSource`: digital silence.
-- `EchoSource`: each track sends back what its call received.
+- `EchoSource`: each track sends back the Opus packets its call receives, as they arrive.
 
-Every track yields a 20 ms frame every 20 ms, scheduled from its start time (`FrameClock`),
-and tells its sent-listeners the PCM of each frame (for the recorder). File, tone and silence
+File, tone and silence tracks yield a 20 ms frame every 20 ms, scheduled from their start
+time (`FrameClock`). Every track tells its sent-listeners the PCM of each frame it sends
+(for the recorder). File, tone and silence
 tracks yield pre-encoded Opus packets by default (`encode_once`, see `opus.py`), or PCM
 `av.AudioFrame`s that aiortc encodes per call. Those frames are mono, which aiortc's encoder
-upmixes to stereo at -3 dB: PCM-frame tracks (echo included) arrive 3 dB quieter than packets
+upmixes to stereo at -3 dB: PCM-frame tracks arrive 3 dB quieter than packets
 (stereo frames would double aiortc's per-frame audio-level cost instead).
 """
 
@@ -38,6 +39,7 @@ from agent_bot.media.frames import (
     PcmListener,
 )
 from agent_bot.media.opus import TIME_BASE, EncodedSample, packet
+from agent_bot.media.rtpreceiver import OpusDecoder
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +49,9 @@ MAX_LATE_FRAMES = 3
 """A track this many frames behind its schedule restarts its schedule from now instead of
 sending the missed frames back to back."""
 
-ECHO_QUEUE_FRAMES = 10
-ECHO_TRIM_FRAMES = 50
-"""Every this many frames sent, the echo drops what its queue held throughout, bar one frame:
-a burst of received audio would otherwise delay the echo for the rest of the call."""
-"""Received frames an echo track holds (200 ms); beyond that the oldest are dropped."""
+ECHO_QUEUE_PACKETS = 5
+"""Received packets an echo track holds while its sender is busy; beyond that the oldest are
+dropped (the sender normally takes each one as it arrives)."""
 
 TAIL_FRAMES = 5
 """Silent frames after a sample played once: aiortc's receiver holds 4 frames in its jitter
@@ -272,50 +272,71 @@ class SilenceSource(SampleSource):
         super().__init__(SILENT_FRAME, loop=True, encode_once=encode_once)
 
 
-class EchoTrack(PacedTrack):
-    """Sends back what its call receives: an `AudioSink` for the call's received audio.
+class EchoTrack(MediaStreamTrack):
+    """Sends back the Opus packets its call receives, as they arrive: no decoding, no encoding.
 
-    Holds at most `ECHO_QUEUE_FRAMES` frames (the oldest are dropped when it is full), sends
-    silence when it has none, and trims a standing queue (see `ECHO_TRIM_FRAMES`).
+    A `PacketSink`: the call feeds it the packets its receiver gets (`rtpreceiver.tap_rtp`).
+    Each packet keeps its RTP timestamp spacing, so a lost one stays a gap that the far end
+    conceals; a packet no newer than the last one taken is dropped (late or reordered), and
+    at most `ECHO_QUEUE_PACKETS` wait (the oldest are dropped). Sent-listeners (the recorder)
+    get the decoded PCM of each packet sent.
     """
+
+    kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: collections.deque[Pcm] = collections.deque(maxlen=ECHO_QUEUE_FRAMES)
-        self._partial: Pcm = SILENT_FRAME[:0]
-        self._closed = False
-        self._lowest = ECHO_QUEUE_FRAMES
+        self._queue: collections.deque[tuple[int, bytes]] = collections.deque(
+            maxlen=ECHO_QUEUE_PACKETS
+        )
+        self._arrived = asyncio.Event()
+        self._newest: int | None = None
+        self._pts = 0
+        self._listeners: list[PcmListener] = []
+        self._decoder: OpusDecoder | None = None
         self.dropped = 0
-        """Frames dropped: queue full, or trimmed."""
+        """Packets not sent back: late, reordered, duplicated or crowded out of the queue."""
 
-    def write(self, pcm: Pcm) -> None:
-        if self._closed:
+    def add_sent_listener(self, listener: PcmListener) -> None:
+        self._listeners.append(listener)
+        self._decoder = self._decoder or OpusDecoder()
+
+    def write_packet(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
+        if self.readyState != "live":
             return
-        samples = np.concatenate([self._partial, pcm]) if len(self._partial) else pcm
-        whole = len(samples) - len(samples) % FRAME_SAMPLES
-        for start in range(0, whole, FRAME_SAMPLES):
-            if len(self._queue) == self._queue.maxlen:
+        if self._newest is not None:
+            ahead = (timestamp - self._newest) & 0xFFFFFFFF
+            if ahead == 0 or ahead >= 1 << 31:
                 self.dropped += 1
-            self._queue.append(samples[start : start + FRAME_SAMPLES].copy())
-        self._partial = samples[whole:].copy()
+                return
+            self._pts += ahead
+        self._newest = timestamp
+        if len(self._queue) == self._queue.maxlen:
+            self.dropped += 1
+        self._queue.append((self._pts, payload))
+        self._arrived.set()
 
-    def close(self) -> None:
-        """No more received audio: the track sends silence from now on."""
-        self._closed = True
+    async def recv(self) -> Packet[Any]:
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._arrived.clear()
+            await self._arrived.wait()
+        pts, payload = self._queue.popleft()
+        if self._decoder is not None:
+            pcm = self._decoder.decode(payload)
+            for listener in self._listeners:
+                listener(pcm)
+        return packet(payload, pts)
+
+    def stop(self) -> None:
+        super().stop()
         self._queue.clear()
-
-    def _frame(self, index: int) -> Pcm:
-        self._lowest = min(self._lowest, len(self._queue))
-        if index % ECHO_TRIM_FRAMES == ECHO_TRIM_FRAMES - 1:
-            for _ in range(self._lowest - 1):
-                self._queue.popleft()
-                self.dropped += 1
-            self._lowest = len(self._queue)
-        return self._queue.popleft() if self._queue else SILENT_FRAME
+        self._arrived.set()
 
 
 class EchoSource:
-    """Each call's track sends back that call's received audio."""
+    """Each call's track sends back that call's received audio (see `EchoTrack`)."""
 
     def __init__(self) -> None:
         self._tracks: weakref.WeakSet[EchoTrack] = weakref.WeakSet()

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
 
 from agent_bot.media.frames import SAMPLE_RATE, Pcm, frame_to_pcm
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
-Connect = Callable[[MediaStreamTrack], Awaitable[MediaStreamTrack]]
 
-
-@pytest.fixture
-async def loopback() -> AsyncIterator[Connect]:
+class Loopback:
     """Sends a track from one RTCPeerConnection to another; gives the far end's track."""
-    peers: list[RTCPeerConnection] = []
 
-    async def connect(track: MediaStreamTrack) -> MediaStreamTrack:
+    def __init__(self) -> None:
+        self.peers: list[RTCPeerConnection] = []
+
+    async def __call__(self, track: MediaStreamTrack) -> MediaStreamTrack:
         sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        peers.extend([sender, receiver])
+        self.peers.extend([sender, receiver])
         remote: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
         receiver.on("track", remote.set_result)
         sender.addTrack(track)
@@ -37,8 +36,20 @@ async def loopback() -> AsyncIterator[Connect]:
         await sender.setRemoteDescription(receiver.localDescription)
         return await asyncio.wait_for(remote, 10)
 
+    def receiver(self, remote: MediaStreamTrack) -> RTCRtpReceiver:
+        """The receiver whose track `remote` is."""
+        transceivers = [t for pc in self.peers for t in pc.getTransceivers()]
+        return next(t.receiver for t in transceivers if t.receiver.track is remote)
+
+
+Connect = Loopback
+
+
+@pytest.fixture
+async def loopback() -> AsyncIterator[Loopback]:
+    connect = Loopback()
     yield connect
-    for peer in peers:
+    for peer in connect.peers:
         await peer.close()
 
 

@@ -14,9 +14,10 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from agent_bot.media import sources
-from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm, SentAudio, frame_to_pcm
+from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm, SentAudio
+from agent_bot.media.rtpreceiver import tap_rtp
 from agent_bot.media.sources import (
-    ECHO_TRIM_FRAMES,
+    ECHO_QUEUE_PACKETS,
     MAX_LATE_FRAMES,
     TAIL_FRAMES,
     EchoSource,
@@ -93,58 +94,65 @@ async def test_silence_arrives_as_silence(loopback: Connect) -> None:
 
 
 async def test_echo_sends_back_what_it_receives(loopback: Connect) -> None:
-    """tone → call 1 → echo track → call 2 → here: the tone comes back."""
+    """tone → call 1 → its received packets → echo track → call 2 → here: the tone comes back."""
     echo = EchoSource().create_track()
     assert isinstance(echo, EchoTrack)
     inbound = await loopback(ToneSource(440).create_track())
+    tap_rtp(loopback.receiver(inbound), echo.write_packet)
     returned = await loopback(echo)
-
-    async def feed() -> None:
-        while True:
-            echo.write(frame_to_pcm(await inbound.recv()))
-
-    feeder = asyncio.create_task(feed())
-    try:
-        received = await receive(returned, 2.5)
-    finally:
-        feeder.cancel()
+    drain = asyncio.create_task(receive(inbound, 3.0))  # aiortc's own track keeps working
+    received = await receive(returned, 2.5)
+    heard = await drain
     steady = received[SAMPLE_RATE:]
     assert abs(dominant_hz(steady) - 440) < 3
     assert np.sqrt(np.mean(steady.astype(np.float64) ** 2)) > 1000
+    assert len(heard) >= 2 * SAMPLE_RATE
+    assert echo.dropped == 0
 
 
-def test_echo_queue_is_bounded_drops_oldest_and_reframes_odd_writes() -> None:
+def opus_payloads(count: int) -> list[bytes]:
+    """`count` 20 ms Opus packets of a 440 Hz tone."""
+    encoded = ToneSource(440).encoded
+    assert encoded is not None
+    return [payload for index in range(count) if (payload := encoded.payload(index))]
+
+
+async def test_echo_keeps_timestamp_spacing_and_drops_late_packets() -> None:
     track = EchoTrack()
-    frames = [np.full(FRAME_SAMPLES, value, dtype=np.int16) for value in range(15)]
-    # Written in chunks that do not fall on frame boundaries.
-    stream = np.concatenate(frames)
-    for start in range(0, len(stream), 700):
-        track.write(stream[start : start + 700])
-    assert track.dropped == 5
-    sent = [track._frame(index) for index in range(11)]
-    assert [int(frame[0]) for frame in sent[:10]] == list(range(5, 15))
-    assert all(len(frame) == FRAME_SAMPLES for frame in sent)
-    assert not sent[10].any()  # empty queue: silence
-    track.close()
-    track.write(frames[1])
-    assert not track._frame(11).any()
+    sent: list[Pcm] = []
+    track.add_sent_listener(sent.append)
+    payloads = opus_payloads(6)
+    start = 0xFFFFFFFF - FRAME_SAMPLES  # the RTP timestamp wraps after the second
+    stamps = [start + n * FRAME_SAMPLES for n in (0, 1, 3, 2, 3, 4)]  # a loss, a reorder, a dup
+    for seq, (stamp, payload) in enumerate(zip(stamps, payloads, strict=True)):
+        track.write_packet(seq, stamp & 0xFFFFFFFF, 0.0, payload)
+    out = [await track.recv() for _ in range(4)]
+    assert [packet.pts // FRAME_SAMPLES for packet in out] == [0, 1, 3, 4]
+    assert [bytes(packet) for packet in out] == [payloads[0], payloads[1], payloads[2], payloads[5]]
+    assert track.dropped == 2  # the reordered packet and the duplicate
+    assert len(sent) == 4 and all(len(pcm) == FRAME_SAMPLES for pcm in sent)
+    assert abs(dominant_hz(np.concatenate(sent[1:])) - 440) < 10
 
 
-def test_echo_trims_a_standing_queue() -> None:
+async def test_echo_queue_is_bounded_and_stop_ends_a_waiting_recv() -> None:
     track = EchoTrack()
-    one = np.ones(FRAME_SAMPLES, dtype=np.int16)
-    for _ in range(6):  # a burst: six frames at once, then one in, one out
-        track.write(one)
-    for index in range(ECHO_TRIM_FRAMES):
-        track.write(one)
-        track._frame(index)
-    # Seven frames stood in the queue before each send: six were dropped, one sent.
-    assert len(track._queue) == 0
-    assert track.dropped == 6
-    for index in range(ECHO_TRIM_FRAMES, 3 * ECHO_TRIM_FRAMES):  # a steady stream is kept
-        track.write(one)
-        assert track._frame(index).any()
-    assert track.dropped == 6
+    payloads = opus_payloads(ECHO_QUEUE_PACKETS + 3)
+    for seq, payload in enumerate(payloads):
+        track.write_packet(seq, seq * FRAME_SAMPLES, 0.0, payload)
+    assert track.dropped == 3
+    first = await track.recv()
+    assert first.pts == 3 * FRAME_SAMPLES  # the oldest were dropped
+    for _ in range(ECHO_QUEUE_PACKETS - 1):
+        await track.recv()
+    waiting = asyncio.create_task(track.recv())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # nothing received: nothing sent
+    track.stop()
+    with pytest.raises(MediaStreamError):
+        await asyncio.wait_for(waiting, 1)
+    track.write_packet(99, 99 * FRAME_SAMPLES, 0.0, payloads[0])  # ignored after the end
+    with pytest.raises(MediaStreamError):
+        await track.recv()
 
 
 @pytest.mark.parametrize(
@@ -152,9 +160,8 @@ def test_echo_trims_a_standing_queue() -> None:
     [
         lambda: FileSource(HELLO, loop=True).create_track(),
         lambda: FileSource(HELLO, loop=True, encode_once=False).create_track(),
-        lambda: EchoSource().create_track(),
     ],
-    ids=["encode-once", "per-frame", "echo"],
+    ids=["encode-once", "per-frame"],
 )
 async def test_tracks_send_fifty_frames_a_second(make_track: Callable[[], PacedTrack]) -> None:
     track = make_track()
