@@ -103,6 +103,27 @@ async def test_speech_crosses_both_ways(
     assert median(window_correlations(sent_by_bot, agent_speech)) >= MIN_CORRELATION
 
 
+async def test_an_echo_bot_sends_the_browsers_own_packets_back(
+    launch_chromium: LaunchChromium, bots: Bots, tmp_path: Path
+) -> None:
+    """Chromium's Opus goes back to Chromium as it came (`--echo` forwards packets)."""
+    record = tmp_path / "recordings"
+    bot = await asyncio.to_thread(bots.answer, "--echo", "--record", str(record), name="Alice")
+    customer = await connected_call(launch_chromium, bots.url)
+    await customer.wait_received(CALL_SECONDS)
+    received = await customer.received()
+    await customer.hang_up()
+    await asyncio.to_thread(bot.wait_log, "ended reason=hangup")
+    speech = read_wav(SPEECH_SAMPLE)[0]
+    [recording] = recordings(record)
+    at_bot, sent_by_bot = read_wav(recording)
+    back = window_correlations(received, speech)
+    assert len(back) >= MIN_WINDOWS, back
+    assert median(back) >= MIN_CORRELATION, back
+    assert median(window_correlations(sent_by_bot, speech)) >= MIN_CORRELATION
+    assert median(window_correlations(at_bot, speech)) >= MIN_CORRELATION
+
+
 async def test_queued_call_is_answered_when_a_bot_starts(
     launch_chromium: LaunchChromium, bots: Bots
 ) -> None:
