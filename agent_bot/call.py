@@ -33,7 +33,6 @@ from agent_bot.media.frames import (
     AudioSink,
     AudioTap,
     PacketSink,
-    Pcm,
     PcmListener,
     SentAudio,
     Source,
@@ -197,7 +196,9 @@ class Call:
             self.add_tap(recorder)
         self._feed_echo()
         if isinstance(track, SentAudio):
-            track.add_sent_listener(self._on_sent)
+            track.add_sent_counter(self._on_sent)
+            for listener in self._sent_listeners:
+                track.add_sent_listener(listener)
         self._pc.addTrack(track)
 
     def add_sink(self, sink: AudioSink) -> None:
@@ -206,19 +207,21 @@ class Call:
     def add_tap(self, tap: AudioTap) -> None:
         """Feed `tap` both the received and the sent audio."""
         self._sinks.append(tap)
-        self._sent_listeners.append(tap.write_sent)
+        track: object = self._track
+        if isinstance(track, SentAudio):
+            track.add_sent_listener(tap.write_sent)
+        else:  # told to the local track once it is made
+            self._sent_listeners.append(tap.write_sent)
 
     def remove_sink(self, sink: AudioSink) -> None:
         with contextlib.suppress(ValueError):
             self._sinks.remove(sink)
 
-    def _on_sent(self, pcm: Pcm) -> None:
+    def _on_sent(self) -> None:
         if self.report.frames_sent == 0:
             self.report.mark("first_audio_out")
             logger.info("call=%s first audio out", self.call_id)
         self.report.frames_sent += 1
-        for listener in self._sent_listeners:
-            listener(pcm)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio":

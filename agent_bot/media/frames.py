@@ -50,11 +50,44 @@ class PacketSink(Protocol):
     def write_packet(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None: ...
 
 
+SentCounter = Callable[[], None]
+
+
 @runtime_checkable
 class SentAudio(Protocol):
-    """A local track that reports the PCM of every frame it sends (for the recorder)."""
+    """A local track that reports every frame it sends: to counters, and its PCM to listeners
+    (the recorder, QA capture)."""
+
+    def add_sent_counter(self, counter: SentCounter) -> None: ...
 
     def add_sent_listener(self, listener: PcmListener) -> None: ...
+
+
+class SentReporter:
+    """The `SentAudio` part of a track. A track that has to work for the PCM of what it sent
+    (an echo decodes it) asks `wants_pcm` first."""
+
+    def __init__(self) -> None:
+        self._counters: list[SentCounter] = []
+        self._listeners: list[PcmListener] = []
+
+    def add_sent_counter(self, counter: SentCounter) -> None:
+        self._counters.append(counter)
+
+    def add_sent_listener(self, listener: PcmListener) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def wants_pcm(self) -> bool:
+        return bool(self._listeners)
+
+    def report_sent(self, pcm: Pcm | None) -> None:
+        """One frame was sent; `pcm` may be None only while nobody `wants_pcm`."""
+        for counter in self._counters:
+            counter()
+        if pcm is not None:
+            for listener in self._listeners:
+                listener(pcm)
 
 
 class Source(Protocol):

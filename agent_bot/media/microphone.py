@@ -25,7 +25,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, open_stream, sd
-from agent_bot.media.frames import FRAME_SAMPLES, FRAME_SECONDS, Pcm, PcmListener
+from agent_bot.media.frames import FRAME_SAMPLES, FRAME_SECONDS, Pcm, SentReporter
 from agent_bot.media.level import LevelMeter
 from agent_bot.media.sources import audio_frame
 
@@ -40,19 +40,19 @@ STALL_SECONDS = 0.2
 SILENCE: Pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
 
-class MicrophoneTrack(MediaStreamTrack):
+class MicrophoneTrack(MediaStreamTrack, SentReporter):
     """One call's audio track from the microphone: 20 ms mono frames, no gaps."""
 
     kind = "audio"
 
     def __init__(self, fed: Callable[[MicrophoneTrack], bool] = lambda track: False) -> None:
-        super().__init__()
+        MediaStreamTrack.__init__(self)
+        SentReporter.__init__(self)
         self._fed = fed
         self._frames: collections.deque[Pcm] = collections.deque()
         self._ready = asyncio.Event()
         self._deadline: float | None = None
         self._pts = 0
-        self._listeners: list[PcmListener] = []
         self._level = LevelMeter()
         self.dropped = 0
         """Frames dropped because the queue was full (the event loop stalled)."""
@@ -63,9 +63,6 @@ class MicrophoneTrack(MediaStreamTrack):
     def rms(self) -> float:
         """RMS level (full scale = 1.0) sent over the last ~100 ms."""
         return self._level.rms
-
-    def add_sent_listener(self, listener: PcmListener) -> None:
-        self._listeners.append(listener)
 
     def push(self, pcm: Pcm) -> None:
         """Queues one microphone frame (on the event loop)."""
@@ -104,8 +101,7 @@ class MicrophoneTrack(MediaStreamTrack):
         frame = audio_frame(pcm, self._pts)
         self._pts += len(pcm)
         self._level.update(pcm)
-        for listener in self._listeners:
-            listener(pcm)
+        self.report_sent(pcm)
         return frame
 
 

@@ -36,7 +36,7 @@ from agent_bot.media.frames import (
     FRAME_SECONDS,
     SAMPLE_RATE,
     Pcm,
-    PcmListener,
+    SentReporter,
 )
 from agent_bot.media.opus import TIME_BASE, EncodedSample, packet
 from agent_bot.media.rtpreceiver import OpusDecoder
@@ -108,7 +108,7 @@ def audio_frame(pcm: Pcm, pts: int) -> AudioFrame:
     return frame
 
 
-class PacedTrack(MediaStreamTrack):
+class PacedTrack(MediaStreamTrack, SentReporter):
     """An audio track sending one 20 ms frame every 20 ms; it reports each frame it sends.
 
     `ended` is set when the track stops: after its last frame, or when stopped.
@@ -117,18 +117,15 @@ class PacedTrack(MediaStreamTrack):
     kind = "audio"
 
     def __init__(self) -> None:
-        super().__init__()
+        MediaStreamTrack.__init__(self)
+        SentReporter.__init__(self)
         self.ended = asyncio.Event()
         self._clock = FrameClock()
-        self._listeners: list[PcmListener] = []
 
     @property
     def stalls(self) -> int:
         """How many times this track fell too far behind and restarted its schedule."""
         return self._clock.restarts
-
-    def add_sent_listener(self, listener: PcmListener) -> None:
-        self._listeners.append(listener)
 
     def stop(self) -> None:
         super().stop()
@@ -146,8 +143,7 @@ class PacedTrack(MediaStreamTrack):
             logger.info("track=%s ended after %d frames", self.id, index)
             self.stop()
             raise MediaStreamError
-        for listener in self._listeners:
-            listener(pcm)
+        self.report_sent(pcm)
         return self._media(index, pcm)
 
     @abstractmethod
@@ -272,34 +268,30 @@ class SilenceSource(SampleSource):
         super().__init__(SILENT_FRAME, loop=True, encode_once=encode_once)
 
 
-class EchoTrack(MediaStreamTrack):
+class EchoTrack(MediaStreamTrack, SentReporter):
     """Sends back the Opus packets its call receives, as they arrive: no decoding, no encoding.
 
     A `PacketSink`: the call feeds it the packets its receiver gets (`rtpreceiver.tap_rtp`).
     Each packet keeps its RTP timestamp spacing, so a lost one stays a gap that the far end
     conceals; a packet no newer than the last one taken is dropped (late or reordered), and
     at most `ECHO_QUEUE_PACKETS` wait (the oldest are dropped). Sent-listeners (the recorder)
-    get the decoded PCM of each packet sent.
+    get the decoded PCM of each packet sent; without one, nothing is decoded.
     """
 
     kind = "audio"
 
     def __init__(self) -> None:
-        super().__init__()
+        MediaStreamTrack.__init__(self)
+        SentReporter.__init__(self)
         self._queue: collections.deque[tuple[int, bytes]] = collections.deque(
             maxlen=ECHO_QUEUE_PACKETS
         )
         self._arrived = asyncio.Event()
         self._newest: int | None = None
         self._pts = 0
-        self._listeners: list[PcmListener] = []
         self._decoder: OpusDecoder | None = None
         self.dropped = 0
         """Packets not sent back: late, reordered, duplicated or crowded out of the queue."""
-
-    def add_sent_listener(self, listener: PcmListener) -> None:
-        self._listeners.append(listener)
-        self._decoder = self._decoder or OpusDecoder()
 
     def write_packet(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
         if self.readyState != "live":
@@ -323,10 +315,11 @@ class EchoTrack(MediaStreamTrack):
             self._arrived.clear()
             await self._arrived.wait()
         pts, payload = self._queue.popleft()
-        if self._decoder is not None:
+        pcm = None
+        if self.wants_pcm:
+            self._decoder = self._decoder or OpusDecoder()
             pcm = self._decoder.decode(payload)
-            for listener in self._listeners:
-                listener(pcm)
+        self.report_sent(pcm)
         return packet(payload, pts)
 
     def stop(self) -> None:

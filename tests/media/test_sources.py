@@ -134,6 +134,25 @@ async def test_echo_keeps_timestamp_spacing_and_drops_late_packets() -> None:
     assert abs(dominant_hz(np.concatenate(sent[1:])) - 440) < 10
 
 
+async def test_echo_decodes_only_for_listeners_that_want_pcm() -> None:
+    track = EchoTrack()
+    counted: list[None] = []
+    track.add_sent_counter(lambda: counted.append(None))
+    payloads = opus_payloads(4)
+    for seq, payload in enumerate(payloads):
+        track.write_packet(seq, seq * FRAME_SAMPLES, 0.0, payload)
+    await track.recv()
+    await track.recv()
+    assert len(counted) == 2
+    assert track._decoder is None  # counted, not decoded
+    sent: list[Pcm] = []
+    track.add_sent_listener(sent.append)  # a recorder joins mid-call
+    await track.recv()
+    await track.recv()
+    assert len(counted) == 4
+    assert len(sent) == 2 and all(len(pcm) == FRAME_SAMPLES for pcm in sent)
+
+
 async def test_echo_queue_is_bounded_and_stop_ends_a_waiting_recv() -> None:
     track = EchoTrack()
     payloads = opus_payloads(ECHO_QUEUE_PACKETS + 3)
