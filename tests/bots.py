@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +21,48 @@ from agent_bot.media.frames import Pcm
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
+REPEATS_KEPT = 20
+"""A log line seen this many times is not written again: a C library stuck printing the same
+error in a loop (PortAudio's ALSA backend when the sound server dies) would fill the disk."""
+MAX_LOG_BYTES = 50_000_000
+
+
 class Bot:
     """One `python -m agent_bot ...` process with its log file."""
 
-    def __init__(self, args: list[str], log: Path, *, console: bool = False) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        *,
+        console: bool = False,
+        launcher: Sequence[str] = ("agent_bot",),
+    ) -> None:
         self.args = args
         self.log = log
         self._out = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent_bot", *args],
-            stdout=self._out,
+            [sys.executable, "-m", *launcher, *args],
+            cwd=SAMPLES.parent,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.PIPE if console else subprocess.DEVNULL,
         )
+        self._copier = threading.Thread(target=self._copy_log, daemon=True)
+        self._copier.start()
+
+    def _copy_log(self) -> None:
+        """Copies the bot's output to its log, bar lines repeated over `REPEATS_KEPT` times."""
+        assert self.proc.stdout is not None
+        seen: collections.Counter[bytes] = collections.Counter()
+        written = 0
+        for line in self.proc.stdout:
+            seen[line] += 1
+            if seen[line] > REPEATS_KEPT or written > MAX_LOG_BYTES:
+                continue
+            self._out.write(line)
+            self._out.flush()
+            written += len(line)
 
     def type(self, line: str) -> None:
         """Write one line to the bot's console (started with `console=True`)."""
@@ -45,19 +77,24 @@ class Bot:
         """Wait until `pattern` (a regex) matched `count` log lines; fail with the log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            exited = self.proc.poll() is not None
+            if exited:
+                self._copier.join(5)  # the last lines are in the log
             found = re.findall(f".*{pattern}.*", self.text())
             if len(found) >= count:
                 return found
-            if self.proc.poll() is not None:
+            if exited:
                 break
             time.sleep(0.05)
         pytest.fail(f"{pattern!r} not seen (x{count}) in {self.log.name}:\n{self.text()[-4000:]}")
 
     def wait(self, timeout: float = 60.0) -> int:
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             pytest.fail(f"{self.args[0]} did not exit in {timeout} s:\n{self.text()[-4000:]}")
+        self._copier.join(5)  # the last lines are in the log
+        return code
 
     def signal(self, sig: signal.Signals) -> None:
         if self.proc.poll() is None:
@@ -67,6 +104,7 @@ class Bot:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._copier.join(5)
         self._out.close()
 
 

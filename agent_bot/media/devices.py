@@ -12,6 +12,7 @@ close waiting on a dead PulseAudio connection), and a call must not freeze with 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import threading
 import time
@@ -216,6 +217,7 @@ class DeviceKeeper:
                     self.role,
                     PORTAUDIO_SECONDS,
                 )
+                _forsake_portaudio()
             logger.warning("%s: sound device stopped; reopening", self.role)
 
     def _open_device(self, loop: asyncio.AbstractEventLoop) -> tuple[int, Any]:
@@ -261,6 +263,7 @@ class DeviceKeeper:
         closing.join(PORTAUDIO_SECONDS)
         if closing.is_alive():
             logger.error("%s: PortAudio did not close the stream; left behind", self.role)
+            _forsake_portaudio()
 
 
 async def _off_loop(work: Callable[[], T], undo: Callable[[T], None], within: float) -> T:
@@ -305,6 +308,18 @@ def _keep_open(_: None) -> None:
 def _undo_late(future: asyncio.Future[T], undo: Callable[[T], None]) -> None:
     if not future.cancelled() and future.exception() is None:
         threading.Thread(target=undo, args=(future.result(),), daemon=True).start()
+
+
+def _forsake_portaudio() -> None:
+    """PortAudio is stuck in a thread: do not let sounddevice shut it down at exit.
+
+    Its exit handler stops and closes the last stream and terminates PortAudio, which would
+    block on (or crash in) the stuck thread; the process then exits without it.
+    """
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
+        logger.warning("PortAudio is stuck: it will not be shut down at exit")
 
 
 def _notify(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -13,8 +11,6 @@ from agent_bot.media.frames import Pcm
 from tests.bots import Bot
 from tests.procs import SignalingServer
 from tests.qa.signals import SAMPLES, read_wav
-
-REPO = SAMPLES.parent
 
 
 @pytest.fixture(scope="session")
@@ -27,17 +23,8 @@ class QaBot(Bot):
     """`agent-bot` as a subprocess, optionally behind the test-only impairment launcher."""
 
     def __init__(self, args: list[str], log: Path, impairment: Sequence[str] = ()) -> None:
-        self.args = args
-        self.log = log
-        self._out = log.open("wb")
         launcher = ["tests.qa.impaired_bot", *impairment, "--"] if impairment else ["agent_bot"]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", *launcher, *args],
-            cwd=REPO,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        super().__init__(args, log, launcher=launcher)
 
 
 class QaRun:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent_bot.media.devices import sd
+from tests.bots import Bots
+from tests.procs import SignalingServer
 from tests.sound.pulse import PulseDaemon, PulseError
 
 
@@ -41,6 +43,14 @@ def pulse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PulseDaem
     yield daemon
     daemon.stop()
     reinitialise_portaudio()
+
+
+@pytest.fixture
+def bots(tmp_path: Path, signaling_server: SignalingServer) -> Iterator[Bots]:
+    """`agent-bot` processes against a real signaling server (they see `pulse` too)."""
+    manager = Bots(tmp_path, signaling_server.url, signaling_server.agent_token)
+    yield manager
+    manager.close()
 
 
 @pytest.fixture

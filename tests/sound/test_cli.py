@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +11,11 @@ import pytest
 from agent_bot.media.sources import decode
 from agent_bot.qa.comparison import compare
 from tests.bots import SAMPLES, Bot, Bots
-from tests.procs import SignalingServer
 from tests.sound.pulse import PulseDaemon
 
 pytestmark = pytest.mark.sound
 
 HELLO = SAMPLES / "hello-48k.wav"
-
-
-@pytest.fixture
-def bots(tmp_path: Path, signaling_server: SignalingServer) -> Iterator[Bots]:
-    manager = Bots(tmp_path, signaling_server.url, signaling_server.agent_token)
-    yield manager
-    manager.close()
 
 
 def test_devices_lists_the_sound_server(pulse: PulseDaemon, tmp_path: Path) -> None:
