@@ -41,8 +41,11 @@ def pulse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PulseDaem
             "libasound2-plugins (ALSA's pulse plugin)"
         )
     yield daemon
+    # PortAudio first: terminating it closes any stream a failed test left open while the
+    # server still answers (a stream whose server dies under it can get PortAudio stuck)
+    sd._terminate()
     daemon.stop()
-    reinitialise_portaudio()
+    sd._initialize()
 
 
 @pytest.fixture

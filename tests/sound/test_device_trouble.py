@@ -109,6 +109,7 @@ async def test_a_stream_that_never_closes_is_left_behind_and_the_device_reopened
     monkeypatch.setattr(devices, "PORTAUDIO_SECONDS", 0.5)
     release = threading.Event()
     stops: list[Any] = []
+    wedged: list[WedgedClose] = []
 
     def callback(outdata: Any, *_: Any) -> None:
         outdata.fill(0)
@@ -117,7 +118,10 @@ async def test_a_stream_that_never_closes_is_left_behind_and_the_device_reopened
     def wedging_open(index: int, on_stop: Any) -> Any:
         stops.append(on_stop)
         stream = open_stream("output", index, 480, callback, on_stop)
-        return WedgedClose(stream, release) if len(stops) == 1 else stream
+        if len(stops) > 1:
+            return stream
+        wedged.append(WedgedClose(stream, release))
+        return wedged[0]
 
     keeper = DeviceKeeper("speaker", None, "output", wedging_open)
     keeper.start()
@@ -136,6 +140,7 @@ async def test_a_stream_that_never_closes_is_left_behind_and_the_device_reopened
     ticker.cancel()
     keeper.close()
     release.set()
+    await until(lambda: wedged[0].stream.closed)  # no PortAudio call outlives the test
     assert "speaker: PortAudio did not close the stream in 0.5 s; left behind" in caplog.text
     assert ticks >= 40  # 0.5 s of a blocked close did not block the loop
 
