@@ -1,6 +1,6 @@
 """Worker scaling: total real-time calls of `agent-bot answer --workers 1` vs `--workers 2`.
 
-Each `--workers W` run registers W echo workers (`--echo`, per-call encoding) behind one name,
+Each `--workers W` run registers W echo workers (`--echo`) behind one name,
 each pinned by the bot to its own core and taking at most ceil(N / W) calls, so the server
 spreads N calls over them. For each N of the sweep the caller (`caller.py`, core 1) loads the
 pool for `--seconds`; the figures are summed over the whole process tree. Capacity is the
