@@ -50,7 +50,6 @@ STALL_SECONDS = 2.0
 when the sound server dies, PortAudio's ALSA backend may neither call back nor finish the
 stream, and then prints an error line in a loop until the stream is closed."""
 
-
 PORTAUDIO_SECONDS = 5.0
 """Opening or closing a stream that takes longer is given up (its thread is left behind)."""
 
@@ -212,12 +211,7 @@ class DeviceKeeper:
             try:
                 await _off_loop(partial(self._close, stream), _keep_open, PORTAUDIO_SECONDS)
             except TimeoutError:
-                logger.error(
-                    "%s: PortAudio did not close the stream in %.1f s; left behind",
-                    self.role,
-                    PORTAUDIO_SECONDS,
-                )
-                _forsake_portaudio()
+                self._left_behind()
             logger.warning("%s: sound device stopped; reopening", self.role)
 
     def _open_device(self, loop: asyncio.AbstractEventLoop) -> tuple[int, Any]:
@@ -262,8 +256,16 @@ class DeviceKeeper:
         closing.start()
         closing.join(PORTAUDIO_SECONDS)
         if closing.is_alive():
-            logger.error("%s: PortAudio did not close the stream; left behind", self.role)
-            _forsake_portaudio()
+            self._left_behind()
+
+    def _left_behind(self) -> None:
+        """A stream's close did not return in time: its thread stays stuck in PortAudio."""
+        logger.error(
+            "%s: PortAudio did not close the stream in %.1f s; left behind",
+            self.role,
+            PORTAUDIO_SECONDS,
+        )
+        _forsake_portaudio()
 
 
 async def _off_loop(work: Callable[[], T], undo: Callable[[T], None], within: float) -> T:

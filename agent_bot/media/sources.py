@@ -5,12 +5,11 @@
 - `EchoSource`: each track sends back the Opus packets its call receives, as they arrive.
 
 File, tone and silence tracks yield a 20 ms frame every 20 ms, scheduled from their start
-time (`FrameClock`). Every track tells its sent-listeners the PCM of each frame it sends
-(for the recorder). File, tone and silence
-tracks yield pre-encoded Opus packets by default (`encode_once`, see `opus.py`), or PCM
-`av.AudioFrame`s that aiortc encodes per call. Those frames are mono, which aiortc's encoder
-upmixes to stereo at -3 dB: PCM-frame tracks arrive 3 dB quieter than packets
-(stereo frames would double aiortc's per-frame audio-level cost instead).
+time (`FrameClock`): pre-encoded Opus packets by default (`encode_once`, see `opus.py`), or
+PCM `av.AudioFrame`s that aiortc encodes per call. Those frames are mono, which aiortc's
+encoder upmixes to stereo at -3 dB: PCM-frame tracks arrive 3 dB quieter than packets (stereo
+frames would double aiortc's per-frame audio-level cost instead). Every track reports each
+frame it sends (`frames.SentReporter`): to counters, and its PCM to listeners (the recorder).
 """
 
 from __future__ import annotations
