@@ -26,26 +26,32 @@ pytestmark = pytest.mark.redis
 TTL = 2.0
 
 
-@pytest.fixture
-def nodes(
-    redis_url: str,
-    server_factory: ServerFactory,
-    clients_for: Callable[[SignalingServer], Clients],
-) -> tuple[Clients, Clients]:
-    return (
-        clients_for(server_factory("--redis", redis_url)),
-        clients_for(server_factory("--redis", redis_url)),
-    )
+TwoNodes = Callable[..., tuple[Clients, Clients]]
 
 
 @pytest.fixture
-def short_ttl_nodes(
+def two_nodes(
     redis_url: str,
     server_factory: ServerFactory,
     clients_for: Callable[[SignalingServer], Clients],
-) -> tuple[Clients, Clients]:
-    args = ("--redis", redis_url, "--node-ttl", str(TTL))
-    return clients_for(server_factory(*args)), clients_for(server_factory(*args))
+) -> TwoNodes:
+    """Starts two server nodes on one Redis, with extra server arguments; their clients."""
+
+    def start(*args: str) -> tuple[Clients, Clients]:
+        command = ("--redis", redis_url, *args)
+        return clients_for(server_factory(*command)), clients_for(server_factory(*command))
+
+    return start
+
+
+@pytest.fixture
+def nodes(two_nodes: TwoNodes) -> tuple[Clients, Clients]:
+    return two_nodes()
+
+
+@pytest.fixture
+def short_ttl_nodes(two_nodes: TwoNodes) -> tuple[Clients, Clients]:
+    return two_nodes("--node-ttl", str(TTL))
 
 
 async def health(server: SignalingServer) -> dict[str, Any]:
