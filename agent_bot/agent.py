@@ -10,6 +10,7 @@ from typing import Any
 
 from agent_bot.admission import Admission, Limits, LoadMonitor
 from agent_bot.call import Call, CallEnd, CallOptions, route_to_calls
+from agent_bot.ice import per_call_options
 from agent_bot.signaling import SignalingClient, SignalingError
 from signaling_server.protocol import Event
 
@@ -21,7 +22,7 @@ class Agent:
 
     def __init__(
         self,
-        server_url: str,
+        server_urls: list[str],
         options: CallOptions,
         *,
         token: str | None,
@@ -34,8 +35,20 @@ class Agent:
         self.max_calls = max_calls
         self.auto_accept = auto_accept
         self.calls: dict[str, Call] = {}
-        auth = {"role": "agent", "token": token, "name": name, "maxCalls": max_calls}
-        self.signaling = SignalingClient(server_url, auth)
+        auth = {
+            "role": "agent",
+            "token": token,
+            "name": name,
+            "maxCalls": max_calls,
+            "reportsConnected": True,
+        }
+
+        def registration() -> dict[str, Any]:
+            """After a reconnection (its node may have died), the bot takes over its calls."""
+            previous = self.signaling.previous_sid
+            return auth if previous is None else {**auth, "replaces": previous}
+
+        self.signaling = SignalingClient(server_urls, registration)
         self.signaling.on(Event.INCOMING_CALL, self._on_incoming)
         route_to_calls(self.signaling, self.calls)
         self.signaling.on(Event.CALL_ENDED, self._on_call_ended)
@@ -45,6 +58,11 @@ class Agent:
         self.on_ringing: Callable[[dict[str, Any]], None] | None = None
         self.admission = Admission(limits)
         self._monitor = LoadMonitor(self.admission, self._on_admission)
+
+    @property
+    def calls_in_progress(self) -> int:
+        """Calls that take a slot: a call being torn down does not."""
+        return sum(not call.ending for call in self.calls.values())
 
     async def start(self) -> None:
         """Connect and register; raises `SignalingError` when refused."""
@@ -68,7 +86,7 @@ class Agent:
         call = Call(
             call_id,
             self.signaling,
-            self.options,
+            per_call_options(self.options, call_id, incoming.get("iceServers")),
             role="agent",
             peer_id=str(incoming["customerId"]),
             offerer=str(incoming["offerer"]),
@@ -81,7 +99,7 @@ class Agent:
         except SignalingError as exc:
             logger.warning("call=%s accept refused: %s", call_id, exc)
             call.report.error = str(exc)
-            await call.end(CallEnd.ERROR)
+            await call.end(CallEnd.ERROR, notify=False)
             return None
         call.report.mark("accepted")
         logger.info("call=%s accepted from %s", call_id, call.peer_id)
@@ -103,11 +121,12 @@ class Agent:
             data.get("customerId"),
             data.get("offerer"),
         )
-        if len(self.calls) >= self.max_calls or not self.admission.available:
+        busy = self.calls_in_progress
+        if busy >= self.max_calls or not self.admission.available:
             logger.info(
                 "call=%s rejected: %d calls in progress, %s",
                 call_id,
-                len(self.calls),
+                busy,
                 "available" if self.admission.available else "overloaded",
             )
             await self.reject(call_id)
@@ -121,7 +140,7 @@ class Agent:
         self.ringing.pop(call_id, None)
         call = self.calls.get(call_id)
         if call is not None:
-            await call.end(str(data.get("reason", "hangup")))
+            await call.end(str(data.get("reason", "hangup")), notify=False)
 
     async def _on_reconnect(self) -> None:
         # The server forgot everything if it restarted; calls with flowing media go on.

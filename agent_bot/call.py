@@ -26,8 +26,9 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
-from aiortc.sdp import candidate_from_sdp
 
+from agent_bot import candidates
+from agent_bot.dtls import allow_rsa_peers, dtls_failed
 from agent_bot.ice import bound_gathering
 from agent_bot.media.frames import (
     AudioSink,
@@ -53,10 +54,23 @@ class CallEnd:
 
     LOCAL_HANGUP = "local-hangup"
     ICE_FAILED = "ice-failed"
+    DTLS_FAILED = "dtls-failed"
     CONNECT_TIMEOUT = "connect-timeout"
     MEDIA_TIMEOUT = "media-timeout"
     REMOTE_CLOSED = "remote-closed"
     ERROR = "error"
+
+
+TOLD_REASONS = frozenset(
+    {
+        CallEnd.ICE_FAILED,
+        CallEnd.DTLS_FAILED,
+        CallEnd.CONNECT_TIMEOUT,
+        CallEnd.MEDIA_TIMEOUT,
+        CallEnd.ERROR,
+    }
+)
+"""Ends the bot decides that the server hears as `hangup {reason}` (others: plain `hangup`)."""
 
 
 class CallSpeaker(Protocol):
@@ -106,6 +120,7 @@ class Call:
         self._options = options
         self._sinks: list[AudioSink] = list(sinks or [])
         self._sent_listeners: list[PcmListener] = []
+        allow_rsa_peers()
         if options.ice_servers:
             bound_gathering()
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=options.ice_servers))
@@ -147,7 +162,7 @@ class Call:
     async def on_candidate(self, candidate: dict[str, Any] | None) -> None:
         """Add a trickled remote candidate (`None` or an empty one: end of candidates)."""
         try:
-            parsed = parse_candidate(candidate)
+            parsed = candidates.parse_candidate(candidate)
         except ValueError as exc:
             logger.debug("call=%s candidate ignored: %s", self.call_id, exc)
             return
@@ -244,7 +259,6 @@ class Call:
             tap_rtp(receiver, track.write_packet)
 
     async def _receive(self, track: MediaStreamTrack) -> None:
-        self._spawn(self._media_watchdog())
         while True:
             try:
                 frame = await track.recv()
@@ -261,13 +275,13 @@ class Call:
                 pcm = frame_to_pcm(frame)
             except ValueError as exc:
                 self.report.error = str(exc)
-                self._spawn(self.end(CallEnd.ERROR, notify=True))
+                self._spawn(self.end(CallEnd.ERROR))
                 return
             for sink in self._sinks:
                 sink.write(pcm)
 
     async def _media_watchdog(self) -> None:
-        """End the call when no audio has arrived for `media_timeout` seconds."""
+        """From connected on: end the call when no audio arrives for `media_timeout` seconds."""
         timeout = self._options.media_timeout
         self._last_audio = time.monotonic()
         while True:
@@ -282,31 +296,53 @@ class Call:
     async def _on_connection_state(self) -> None:
         state = self._pc.connectionState
         logger.info("call=%s connection %s", self.call_id, state)
-        if state == "connected":
+        if state == "connected" and not self.connected.is_set():
             self.report.mark("connected")
             self.connected.set()
+            self._spawn(self._media_watchdog())
+            await self._signaling.send(Event.CALL_CONNECTED, {"callId": self.call_id})
         elif state == "failed":
-            await self.end(CallEnd.ICE_FAILED)
+            failed_in_dtls = dtls_failed(self._pc, self.call_id)
+            await self.end(CallEnd.DTLS_FAILED if failed_in_dtls else CallEnd.ICE_FAILED)
         elif state == "closed":
             await self.end(CallEnd.REMOTE_CLOSED)
 
     async def _connect_watchdog(self) -> None:
-        await asyncio.sleep(self._options.connect_timeout)
+        timeout = self._options.connect_timeout
+        await asyncio.sleep(timeout)
         if not self.report.connected:
+            logger.warning(
+                "call=%s not connected after %g s: %s",
+                self.call_id,
+                timeout,
+                candidates.tried(self._pc),
+            )
             await self.end(CallEnd.CONNECT_TIMEOUT)
+
+    @property
+    def ending(self) -> bool:
+        """The call is ending or ended: it no longer takes a slot of the bot."""
+        return self._ending
 
     async def hangup(self) -> None:
         """End the call from this side and tell the other party."""
-        await self.end(CallEnd.LOCAL_HANGUP, notify=True)
+        await self.end(CallEnd.LOCAL_HANGUP)
 
-    async def end(self, reason: str, *, notify: bool = False) -> None:
-        """End the call once: collect stats, close the connection and the media ends."""
+    async def end(self, reason: str, *, notify: bool = True) -> None:
+        """End the call once: tell the server (unless it told us), close the media ends.
+
+        The server hears why when the bot gave up on the call (`TOLD_REASONS`), so the other
+        party gets `call-ended` with that reason and the agent's slot frees at once.
+        """
         if self._ending:
             return
         self._ending = True
         self.report.end_reason = reason
         if notify:
-            await self._signaling.send(Event.HANGUP, {"callId": self.call_id})
+            hangup: dict[str, Any] = {"callId": self.call_id}
+            if reason in TOLD_REASONS:
+                hangup["reason"] = reason
+            await self._signaling.send(Event.HANGUP, hangup)
         with contextlib.suppress(Exception):
             self.report.stats = TransportStats.from_report(await self._pc.getStats())
         speaker = self._options.speaker
@@ -336,7 +372,7 @@ class Call:
         except Exception as exc:
             logger.exception("call=%s signaling step failed", self.call_id)
             self.report.error = f"{type(exc).__name__}: {exc}"
-            await self.end(CallEnd.ERROR, notify=True)
+            await self.end(CallEnd.ERROR)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -365,26 +401,3 @@ def route_to_calls(signaling: SignalingClient, calls: Mapping[str, Call]) -> Non
     signaling.on(
         Event.ICE_CANDIDATE, routed(lambda call, data: call.on_candidate(data.get("candidate")))
     )
-
-
-def parse_candidate(data: dict[str, Any] | None) -> RTCIceCandidate | None:
-    """A relayed `RTCIceCandidateInit` as aiortc's candidate; None means end of candidates.
-
-    Raises ValueError for candidates to ignore: unparsable ones, and mDNS (`.local`) hosts,
-    which aioice cannot resolve quickly; the peer-reflexive candidate found during the
-    connectivity checks connects the call anyway.
-    """
-    if data is None or not data.get("candidate"):
-        return None
-    text = str(data["candidate"]).removeprefix("a=").removeprefix("candidate:")
-    try:
-        candidate = candidate_from_sdp(text)
-    except (AssertionError, ValueError, IndexError):
-        raise ValueError(f"unparsable candidate {text[:80]!r}") from None
-    if candidate.ip.endswith(".local"):
-        raise ValueError(f"mDNS candidate {candidate.ip}")
-    candidate.sdpMid = data.get("sdpMid")
-    candidate.sdpMLineIndex = data.get("sdpMLineIndex")
-    if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
-        candidate.sdpMLineIndex = 0
-    return candidate

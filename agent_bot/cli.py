@@ -20,6 +20,7 @@ from agent_bot.agent import Agent
 from agent_bot.call import CallOptions
 from agent_bot.console import Console, stdin_reader
 from agent_bot.dialer import Dialer, DialPlan
+from agent_bot.ice import rtc_ice_servers
 from agent_bot.media.frames import Pcm, Source
 from agent_bot.media.sources import (
     EchoSource,
@@ -34,10 +35,9 @@ from agent_bot.qa.replay import Replay
 from agent_bot.qa.verdict import Thresholds
 from agent_bot.signaling import SignalingError
 from agent_bot.workers import Supervisor, default_workers, pin_to_core, worker_index
+from signaling_server.iceservers import parse_ice_url
 
 logger = logging.getLogger("agent_bot")
-
-ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
 
 def positive_int(text: str) -> int:
@@ -54,31 +54,28 @@ def positive_float(text: str) -> float:
     return value
 
 
-def server_url(text: str) -> str:
-    """An http(s) URL with a host: where the signaling server listens."""
-    parts = urllib.parse.urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s)://HOST[:PORT] URL")
-    try:
-        parts.port  # noqa: B018 (raises ValueError for a bad port)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
-    return text
+def server_urls(text: str) -> list[str]:
+    """Comma-separated http(s)://HOST[:PORT] URLs: the nodes of one signaling deployment."""
+    urls = [url.strip() for url in text.split(",")]
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise argparse.ArgumentTypeError(f"{url!r} is not an http(s)://HOST[:PORT] URL")
+        try:
+            parts.port  # noqa: B018 (raises ValueError for a bad port)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{url!r}: {exc}") from None
+    return urls
 
 
 def ice_server(text: str) -> RTCIceServer:
-    """`stun:host:port` or `turn:user:password@host:port[?transport=udp]`."""
-    scheme = next((s for s in ICE_SCHEMES if text.startswith(s)), None)
-    if scheme is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} must start with one of {', '.join(ICE_SCHEMES)}"
-        )
-    rest = text[len(scheme) :]
-    if "@" not in rest:
-        return RTCIceServer(urls=text)
-    credentials, host = rest.rsplit("@", 1)
-    username, _, password = credentials.partition(":")
-    return RTCIceServer(urls=scheme + host, username=username, credential=password)
+    """`stun:host:port` or `turn:user:password@host:port[?transport=udp|tcp]` (one parser
+    with the server's, `signaling_server.iceservers`)."""
+    try:
+        [server] = rtc_ice_servers([parse_ice_url(text)])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return server
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,9 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--server",
-        type=server_url,
+        type=server_urls,
         default=os.environ.get("AGENT_BOT_SERVER", "http://127.0.0.1:8080"),
-        help="signaling server URL (env AGENT_BOT_SERVER)",
+        metavar="URL[,URL...]",
+        help="signaling server URL; several (comma-separated): the nodes of one deployment, "
+        "tried in turn when the one in use goes away (env AGENT_BOT_SERVER)",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--play", type=Path, metavar="FILE", help="send this audio file")
@@ -210,7 +209,23 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="STUN/TURN server (repeatable; none by default)",
+        help="STUN/TURN server, repeatable; given, it replaces those the signaling server "
+        "sends with each call (default: the server's; none on loopback)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=CallOptions.connect_timeout,
+        metavar="S",
+        help="end a call whose media has not connected S seconds after it was accepted "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--media-timeout",
+        type=positive_float,
+        default=CallOptions.media_timeout,
+        metavar="S",
+        help="end a connected call when no audio arrives for S seconds (default %(default)s)",
     )
 
 
@@ -389,7 +404,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             source.close()
             return Supervisor(sys.argv[1:] if argv is None else argv, args.workers).run()
         pin_to_core(index)
-    options = CallOptions(source=source, ice_servers=args.ice_server, record_dir=args.record)
+    options = CallOptions(
+        source=source,
+        ice_servers=args.ice_server,
+        record_dir=args.record,
+        connect_timeout=args.connect_timeout,
+        media_timeout=args.media_timeout,
+    )
     try:
         if args.command == "answer":
             return asyncio.run(run_answer(args, options))

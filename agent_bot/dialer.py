@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from agent_bot.admission import load_samples
 from agent_bot.call import Call, CallEnd, CallOptions, route_to_calls
+from agent_bot.ice import per_call_options
 from agent_bot.report import CallReport
 from agent_bot.signaling import SignalingClient, SignalingError
 from signaling_server.protocol import Event
@@ -52,13 +53,13 @@ class Dialer:
 
     def __init__(
         self,
-        server_url: str,
+        server_urls: list[str],
         options: CallOptions,
         plan: DialPlan,
         *,
         observer: DialObserver | None = None,
     ) -> None:
-        self.server_url = server_url
+        self.server_urls = server_urls
         self.options = options
         self.plan = plan
         self.observer = observer
@@ -110,16 +111,17 @@ class Dialer:
     async def _place(self, index: int) -> CallReport:
         offerer = "agent" if self.plan.agent_offers else "customer"
         name = f"{self.plan.name}-{index + 1}"
-        signaling = SignalingClient(self.server_url, {"role": "customer", "name": name})
+        signaling = SignalingClient(self.server_urls, {"role": "customer", "name": name})
         accepted: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
         calls: dict[str, Call] = {}
         report = CallReport(call_id=f"unplaced-{index + 1}", role="customer", offerer=offerer)
 
         async def on_accepted(data: dict[str, Any]) -> None:
+            call_id = str(data.get("callId"))
             call = Call(
-                str(data.get("callId")),
+                call_id,
                 signaling,
-                self.options,
+                per_call_options(self.options, call_id, data.get("iceServers")),
                 role="customer",
                 peer_id=str(data.get("agentId")),
                 offerer=offerer,
@@ -137,7 +139,7 @@ class Dialer:
             call = calls.get(str(data.get("callId")))
             reason = str(data.get("reason", "hangup"))
             if call is not None:
-                await call.end(reason)
+                await call.end(reason, notify=False)
             elif not accepted.done():
                 accepted.set_exception(SignalingError("call-ended", reason))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import socketio
@@ -27,15 +27,27 @@ class SignalingError(Exception):
 
 
 class SignalingClient:
-    """One Socket.IO connection to the signaling server.
+    """One Socket.IO connection to the signaling server, through one of its nodes.
 
-    The `auth` payload registers the client (agent or customer); the client reconnects with
-    backoff after a drop and, since auth is sent again, registers again. Handlers receive each
-    server event's payload; requests wait for the server's acknowledgement.
+    `urls` are the nodes of one deployment: the client connects to the first that answers
+    and, after a drop, tries the next one first, then goes round with backoff. The `auth`
+    payload (or the function that makes it, asked at each attempt) registers the client (agent
+    or customer), again on every reconnection. Handlers
+    receive each server event's payload; requests wait for the server's acknowledgement.
     """
 
-    def __init__(self, url: str, auth: dict[str, Any], *, reconnect: bool = True) -> None:
-        self.url = url
+    def __init__(
+        self,
+        urls: str | Sequence[str],
+        auth: dict[str, Any] | Callable[[], dict[str, Any]],
+        *,
+        reconnect: bool = True,
+    ) -> None:
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
+        if not self.urls:
+            raise ValueError("no signaling server URL")
+        self.url = self.urls[0]
+        """The node tried last: the one connected to, while connected."""
         self._auth = auth
         self._sio = socketio.AsyncClient(
             reconnection=reconnect,
@@ -47,6 +59,9 @@ class SignalingClient:
         self._sio.on("disconnect", self._on_disconnect)
         self._on_reconnect: Callable[[], Awaitable[None]] | None = None
         self._connected_once = False
+        self._tried = False
+        self.previous_sid: str | None = None
+        """The id this client had on its last connection (None before the first)."""
 
     @property
     def sid(self) -> str | None:
@@ -77,18 +92,30 @@ class SignalingClient:
         self._on_reconnect = handler
 
     async def connect(self, wait: float = 10.0) -> None:
-        """Connect and register; raises `SignalingError` when refused or unreachable."""
-        try:
-            await self._sio.connect(
-                self.url,
-                auth=self._auth,
-                transports=["websocket"],
-                wait_timeout=wait,
-            )
-        except socketio.exceptions.ConnectionError as exc:
-            # Not connected: this only releases the Engine.IO client's HTTP session.
-            await self._sio.eio.disconnect()
-            raise SignalingError("connect-failed", f"{self.url}: {exc}") from None
+        """Connect to the first node that takes this client; `SignalingError` when none does."""
+        errors = []
+        for _ in self.urls:
+            try:
+                # a function: python-socketio asks it for the URL at each (re)connection
+                await self._sio.connect(
+                    self._next_url,
+                    auth=self._auth,
+                    transports=["websocket"],
+                    wait_timeout=wait,
+                )
+                return
+            except socketio.exceptions.ConnectionError as exc:
+                # Not connected: this only releases the Engine.IO client's HTTP session.
+                await self._sio.eio.disconnect()
+                errors.append(f"{self.url}: {exc}")
+        raise SignalingError("connect-failed", "; ".join(errors))
+
+    def _next_url(self) -> str:
+        """The node after the one tried last (the first node at the first call)."""
+        if self._tried:
+            self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+        self._tried = True
+        return self.url
 
     async def request(self, event: Event, payload: dict[str, Any]) -> dict[str, Any]:
         """Emit `event` and return the `ok` acknowledgement; raise `SignalingError` otherwise."""
@@ -119,6 +146,7 @@ class SignalingClient:
 
     async def _on_connect(self) -> None:
         logger.info("signaling connected url=%s sid=%s", self.url, self.sid)
+        self.previous_sid = self.sid
         if self._connected_once and self._on_reconnect is not None:
             await self._on_reconnect()
         self._connected_once = True

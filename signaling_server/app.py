@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from redis.asyncio import Redis
 
 from signaling_server.config import Settings
 from signaling_server.metrics import Metrics
-from signaling_server.pairing import Outcome, Pairing
+from signaling_server.outcome import Outcome
+from signaling_server.pairing import Pairing
 from signaling_server.protocol import (
     MAX_MESSAGE_BYTES,
     RELAYED,
@@ -34,6 +36,7 @@ from signaling_server.protocol import (
     CustomerAuth,
     ErrorCode,
     Event,
+    Hangup,
     ProtocolError,
     Role,
     error_ack,
@@ -44,6 +47,7 @@ from signaling_server.ratelimit import TokenBucket
 from signaling_server.stores.liveness import heartbeat_interval
 from signaling_server.stores.memory import MemoryStore
 from signaling_server.stores.redis import NodeRegistry, RedisStore
+from signaling_server.turn import TurnMinter
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 NAMESPACE = "/"
 
 Ack = dict[str, Any]
+ICE_SERVER_EVENTS = (Event.INCOMING_CALL, Event.CALL_ACCEPTED)
+"""Events that carry `iceServers` for the call they announce."""
 Handler = Callable[["Session", Any], Awaitable[dict[str, Any]]]
 
 
@@ -125,6 +131,7 @@ class SignalingServer:
             Event.CALL_ACCEPT: self._call_accept,
             Event.CALL_REJECT: self._call_reject,
             Event.HANGUP: self._hangup,
+            Event.CALL_CONNECTED: self._call_connected,
             Event.AGENT_STATUS: self._agent_status,
         }
         for event in RELAYED:
@@ -246,7 +253,13 @@ class SignalingServer:
                 # listed first: if this node dies from here on, another cleans up the client
                 await self.nodes.join(sid)
             if isinstance(parsed, AgentAuth):
-                await self.pairing.add_agent(sid, parsed.name, parsed.maxCalls)
+                await self.pairing.add_agent(
+                    sid,
+                    parsed.name,
+                    parsed.maxCalls,
+                    reports_connected=parsed.reportsConnected,
+                    replaces=parsed.replaces,
+                )
                 # The client learns it is connected after this handler returns: ring it after.
                 self._spawn(self.pairing.dispatch)
             else:
@@ -371,8 +384,14 @@ class SignalingServer:
         )
 
     async def _hangup(self, session: Session, data: Any) -> dict[str, Any]:
+        hangup = parse(Hangup, data)
         return await self._deliver(
-            await self.pairing.hangup(session.sid, parse(CallRef, data).callId)
+            await self.pairing.hangup(session.sid, hangup.callId, hangup.reason)
+        )
+
+    async def _call_connected(self, session: Session, data: Any) -> dict[str, Any]:
+        return await self._deliver(
+            await self.pairing.connected(session.sid, parse(CallRef, data).callId)
         )
 
     async def _agent_status(self, session: Session, data: Any) -> dict[str, Any]:
@@ -409,8 +428,16 @@ class SignalingServer:
                 ring.call_id,
                 ring.agent,
             )
+        for call_id in outcome.deadlines:
+            asyncio.get_running_loop().call_later(
+                self.settings.connect_timeout, self._spawn, self.pairing.connect_timeout, call_id
+            )
         for emit in outcome.emits:
-            await self.sio.emit(emit.event, emit.data, to=emit.to)
+            data = emit.data
+            if emit.event in ICE_SERVER_EVENTS:
+                # fresh per call: a bot connected for hours never holds expired credentials
+                data = {**data, "iceServers": self._ice_servers(str(data["callId"]))}
+            await self.sio.emit(emit.event, data, to=emit.to)
         return outcome.ack
 
     def _spawn(self, operation: Callable[..., Awaitable[Outcome]], *args: str) -> None:
@@ -435,9 +462,17 @@ class SignalingServer:
         return web.FileResponse(index)
 
     async def _config(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"iceServers": [{"urls": url} for url in self.settings.ice_servers]}
-        )
+        servers = self._ice_servers(f"page-{secrets.token_hex(6)}")
+        return web.json_response({"iceServers": servers}, headers={"Cache-Control": "no-store"})
+
+    def _ice_servers(self, ident: str) -> list[dict[str, str]]:
+        """RTCIceServers: the static ones, then TURN credentials minted now for `ident`."""
+        settings = self.settings
+        servers = list(settings.ice_servers)
+        if settings.turn_secret is not None:
+            minter = TurnMinter(settings.turn_secret, settings.turn_urls, settings.turn_ttl)
+            servers += minter.servers(ident, time.time())
+        return [server.to_json() for server in servers]
 
     async def _healthz(self, request: web.Request) -> web.Response:
         stats = await self.pairing.stats()

@@ -14,7 +14,9 @@ from aiohttp import web
 
 from signaling_server.app import SignalingServer
 from signaling_server.config import Settings
+from signaling_server.iceservers import IceServer, parse_ice_url
 from signaling_server.stores.liveness import NODE_TTL, detection_bound
+from signaling_server.turn import DEFAULT_TTL, TurnMinter
 
 log = logging.getLogger(__name__)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -33,6 +35,36 @@ def port_number(text: str) -> int:
     if not 0 <= value <= 65535:
         raise ValueError(text)
     return value
+
+
+def ice_url(text: str) -> IceServer:
+    """`--ice-server`: a STUN URL, or a TURN URL with its credentials."""
+    try:
+        return parse_ice_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def turn_url(text: str) -> IceServer:
+    """`--turn-url`: a TURN URL without credentials (they are minted)."""
+    try:
+        server = parse_ice_url(text, credentials=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not server.is_turn:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a turn: or turns: URL")
+    return server
+
+
+def _env_urls(
+    parser: argparse.ArgumentParser, name: str, convert: Callable[[str], IceServer]
+) -> tuple[IceServer, ...]:
+    """Comma-separated URLs from environment variable `name`; a bad one is a usage error."""
+    urls = [url.strip() for url in os.environ.get(name, "").split(",")]
+    try:
+        return tuple(convert(url) for url in urls if url)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"invalid value for {name}: {exc}")
 
 
 def _env(parser: argparse.ArgumentParser, name: str, convert: Callable[[str], T], default: T) -> T:
@@ -77,12 +109,46 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "default %(default)s)",
     )
     add(
+        "--connect-timeout",
+        type=positive_number,
+        default=_env(parser, "SIGNALING_CONNECT_TIMEOUT", positive_number, 30.0),
+        help="seconds from accept until an agent that reports connected media must have "
+        "done so, or the server ends the call (env SIGNALING_CONNECT_TIMEOUT; "
+        "default %(default)s)",
+    )
+    add(
         "--ice-server",
         action="append",
         dest="ice_servers",
+        type=ice_url,
         metavar="URL",
-        help="ICE server URL handed to browsers by GET /config, repeatable "
-        "(env SIGNALING_ICE_SERVERS, comma-separated; default none)",
+        help="STUN/TURN server handed to browsers (GET /config) and to both parties of each "
+        "call: stun:HOST[:PORT] or turn:USER:PASSWORD@HOST[:PORT][?transport=udp|tcp], "
+        "repeatable (env SIGNALING_ICE_SERVERS, comma-separated; default none)",
+    )
+    add(
+        "--turn-secret",
+        default=_env(parser, "SIGNALING_TURN_SECRET", str, None),
+        metavar="SECRET",
+        help="coturn's static-auth-secret: mint short-lived credentials for each --turn-url "
+        "(env SIGNALING_TURN_SECRET)",
+    )
+    add(
+        "--turn-url",
+        action="append",
+        dest="turn_urls",
+        type=turn_url,
+        metavar="URL",
+        help="with --turn-secret: turn:HOST[:PORT][?transport=udp|tcp], no credentials, "
+        "repeatable (env SIGNALING_TURN_URLS, comma-separated)",
+    )
+    add(
+        "--turn-ttl",
+        type=positive_number,
+        metavar="SECONDS",
+        default=_env(parser, "SIGNALING_TURN_TTL", positive_number, DEFAULT_TTL),
+        help="seconds a minted TURN credential is valid (env SIGNALING_TURN_TTL; "
+        "default %(default)s)",
     )
     add(
         "--rate",
@@ -122,16 +188,22 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     args = parser.parse_args(argv)
     if args.burst < 1:
         parser.error("--burst must be at least 1")
-    ice_servers = args.ice_servers
-    if ice_servers is None:
-        env = os.environ.get("SIGNALING_ICE_SERVERS", "")
-        ice_servers = [url.strip() for url in env.split(",") if url.strip()]
+    ice_servers = args.ice_servers or _env_urls(parser, "SIGNALING_ICE_SERVERS", ice_url)
+    turn_urls = args.turn_urls or _env_urls(parser, "SIGNALING_TURN_URLS", turn_url)
+    if turn_urls and not args.turn_secret:
+        parser.error("--turn-url needs --turn-secret (the credentials are minted with it)")
+    if args.turn_secret and not turn_urls:
+        parser.error("--turn-secret needs at least one --turn-url")
     return Settings(
         host=args.host,
         port=args.port,
         agent_token=args.agent_token or None,
         ring_timeout=args.ring_timeout,
+        connect_timeout=args.connect_timeout,
         ice_servers=tuple(ice_servers),
+        turn_secret=args.turn_secret or None,
+        turn_urls=tuple(turn_urls),
+        turn_ttl=args.turn_ttl,
         rate=args.rate,
         burst=args.burst,
         log_level=args.log_level,
@@ -168,13 +240,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.warning("no agent token configured: agents are accepted only from loopback addresses")
     log.info(
         "listening on http://%s:%d (ring timeout %gs, rate %g/s burst %g, ICE servers %s, "
-        "state %s)",
+        "TURN credentials %s, state %s)",
         settings.host,
         settings.port,
         settings.ring_timeout,
         settings.rate,
         settings.burst,
-        list(settings.ice_servers) or "none",
+        [server.redacted() for server in settings.ice_servers] or "none",
+        TurnMinter(settings.turn_secret, settings.turn_urls, settings.turn_ttl).describe()
+        if settings.turn_secret
+        else "not minted",
         (
             f"in Redis at {settings.redis_url}, node TTL {settings.node_ttl:g}s: a crashed node "
             f"is cleaned up within {detection_bound(settings.node_ttl):.3g}s"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from signaling_server.iceservers import IceServer
 from signaling_server.stores.liveness import NODE_TTL
+from signaling_server.turn import DEFAULT_TTL
 
 
 @dataclass(frozen=True)
@@ -14,7 +16,14 @@ class Settings:
     # None: agents are accepted only from loopback addresses
     agent_token: str | None = None
     ring_timeout: float = 20.0
-    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    # seconds from accept to a `call-connected` report before the server ends the call
+    connect_timeout: float = 30.0
+    # static STUN/TURN servers, handed out as they are (`--ice-server`)
+    ice_servers: tuple[IceServer, ...] = field(default_factory=tuple)
+    # with a secret: TURN credentials minted per page load and per call for these URLs
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_urls: tuple[IceServer, ...] = field(default_factory=tuple)
+    turn_ttl: float = DEFAULT_TTL
     rate: float = 50.0
     burst: float = 200.0
     log_level: str = "INFO"

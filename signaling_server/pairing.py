@@ -1,8 +1,8 @@
 """Pairing customers with agents: ringing, the FIFO queue, accept/reject, endings, relay routes.
 
 Pure logic: no Socket.IO, no timers. Each operation reads and writes a `PairingStore` and
-returns an `Outcome`: the fields of the caller's acknowledgement, the messages to send and the
-ring timers to start. Refusals raise `ProtocolError` before anything is changed.
+returns an `Outcome` (`outcome.py`): the fields of the caller's acknowledgement, the messages
+to send and the timers to start. Refusals raise `ProtocolError` before anything is changed.
 """
 
 from __future__ import annotations
@@ -12,50 +12,20 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
-from signaling_server.protocol import EndReason, ErrorCode, Event, Offerer, ProtocolError
+from signaling_server.outcome import Emit, Outcome, Ring, Stats
+from signaling_server.protocol import (
+    EndReason,
+    ErrorCode,
+    Event,
+    HangupReason,
+    Offerer,
+    ProtocolError,
+)
 from signaling_server.stores.base import Agent, Call, CallState, Customer, PairingStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """A message for one client."""
-
-    to: str
-    event: Event
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Ring:
-    """Start the ring timer of `call_id` at `agent`; on expiry call `Pairing.ring_timeout`."""
-
-    call_id: str
-    agent: str
-
-
-@dataclass
-class Outcome:
-    ack: dict[str, Any] = field(default_factory=dict)
-    emits: list[Emit] = field(default_factory=list)
-    rings: list[Ring] = field(default_factory=list)
-    accepted: int = 0
-    ended: list[EndReason] = field(default_factory=list)
-    # queued calls whose position the caller learns from `ack` (no `call-queued` for them)
-    quiet: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    agents: int
-    customers: int
-    ringing: int
-    active: int
-    queued: int
 
 
 class Pairing:
@@ -73,10 +43,53 @@ class Pairing:
 
     # --- connections -------------------------------------------------------------------------
 
-    async def add_agent(self, sid: str, name: str, max_calls: int) -> None:
-        """Register an agent; call `dispatch` once it can receive messages."""
+    async def add_agent(
+        self,
+        sid: str,
+        name: str,
+        max_calls: int,
+        *,
+        reports_connected: bool = False,
+        replaces: str | None = None,
+    ) -> None:
+        """Register an agent; call `dispatch` once it can receive messages.
+
+        `replaces`: the sid the same agent had before it reconnected (through another node,
+        when its node died). If that registration is still here under the same name, the
+        new one takes over its active calls, so they can still be hung up and relayed; its
+        ringing calls are offered again.
+        """
+        agent = Agent(
+            sid, name, max_calls, idle_since=self._clock(), reports_connected=reports_connected
+        )
         async with self._store.lock():
-            await self._store.put_agent(Agent(sid, name, max_calls, idle_since=self._clock()))
+            previous = None if replaces is None else await self._store.get_agent(replaces)
+            if previous is not None and previous.name == name and replaces != sid:
+                agent = await self._take_over(previous, agent)
+            await self._store.put_agent(agent)
+
+    async def _take_over(self, previous: Agent, agent: Agent) -> Agent:
+        """`agent` replaces `previous` (the same agent, reconnected): its calls move over."""
+        await self._store.delete_agent(previous.sid)
+        active = set()
+        for call_id in previous.calls:
+            call = await self._store.get_call(call_id)
+            if call is None:
+                continue
+            if call.state is CallState.ACTIVE:
+                await self._store.put_call(replace(call, agent=agent.sid))
+                active.add(call_id)
+            else:  # ringing at the old connection: in line again, where it was
+                await self._store.put_call(replace(call, state=CallState.QUEUED, agent=None))
+                await self._store.enqueue(call.id, call.created)
+        log.info("agent %s: replaces %s, taking over %d calls", agent.sid, previous.sid,
+                 len(active))  # fmt: skip
+        return replace(
+            agent,
+            calls=frozenset(active),
+            available=previous.available,
+            idle_since=previous.idle_since,
+        )
 
     async def dispatch(self) -> Outcome:
         """Offer queued calls to free agents (done by every operation that frees a slot)."""
@@ -102,12 +115,12 @@ class Pairing:
                     if call.state is CallState.RINGING:
                         await self._decline(call, out)
                     else:
-                        await self._end(call, EndReason.PEER_DISCONNECTED, call.customer, out)
+                        await self._end(call, EndReason.PEER_DISCONNECTED, out, call.customer)
             if customer is not None:
                 if customer.call is not None:
                     call = await self._store.get_call(customer.call)
                     if call is not None:
-                        await self._end(call, EndReason.PEER_DISCONNECTED, call.agent, out)
+                        await self._end(call, EndReason.PEER_DISCONNECTED, out, call.agent)
                 await self._store.delete_customer(sid)
             await self._dispatch(out)
             return out
@@ -146,6 +159,8 @@ class Pairing:
             call = await self._ringing_at(agent, call_id)
             await self._store.put_call(replace(call, state=CallState.ACTIVE))
             out.accepted = 1
+            if agent.reports_connected:
+                out.deadlines.append(call.id)
             out.emits.append(
                 Emit(
                     call.customer,
@@ -189,20 +204,42 @@ class Pairing:
             await self._dispatch(out)
             return out
 
-    async def hangup(self, sid: str, call_id: str) -> Outcome:
+    async def hangup(self, sid: str, call_id: str, reason: HangupReason | None = None) -> Outcome:
+        """`sid` ends its call: a person hung up, or (`reason`) its media failed."""
         async with self._transaction() as out:
-            call = await self._store.get_call(call_id)
-            if call is None or sid not in (call.customer, call.agent):
-                raise ProtocolError(ErrorCode.UNKNOWN_CALL, f"no call {call_id} of yours")
+            call = await self._call_of(sid, call_id)
             if sid == call.agent and call.state is CallState.RINGING:
                 raise ProtocolError(
                     ErrorCode.INVALID_STATE, f"call {call_id} is ringing: use call-reject"
                 )
             other = call.agent if sid == call.customer else call.customer
-            log.info("call %s: hung up by %s", call.id, sid)
-            await self._end(call, EndReason.HANGUP, other, out)
+            log.info("call %s: hung up by %s (%s)", call.id, sid, reason or "hangup")
+            await self._end(call, EndReason(reason or EndReason.HANGUP), out, other)
             await self._dispatch(out)
             out.ack = {"callId": call.id}
+            return out
+
+    async def connected(self, sid: str, call_id: str) -> Outcome:
+        """A party of an accepted call reports its media connected: no connect deadline."""
+        async with self._transaction() as out:
+            call = await self._call_of(sid, call_id)
+            if call.state is not CallState.ACTIVE:
+                raise ProtocolError(ErrorCode.INVALID_STATE, f"call {call_id} is not accepted")
+            if not call.connected:
+                await self._store.put_call(replace(call, connected=True))
+                log.info("call %s: connected (reported by %s)", call.id, sid)
+            out.ack = {"callId": call.id}
+            return out
+
+    async def connect_timeout(self, call_id: str) -> Outcome:
+        """The connect deadline of an accepted call expired: end it unless it connected."""
+        async with self._transaction() as out:
+            call = await self._store.get_call(call_id)
+            if call is None or call.state is not CallState.ACTIVE or call.connected:
+                return out
+            log.info("call %s: no party reported connected media in time", call.id)
+            await self._end(call, EndReason.CONNECT_TIMEOUT, out, call.customer, call.agent)
+            await self._dispatch(out)
             return out
 
     async def set_available(self, sid: str, available: bool) -> Outcome:
@@ -288,13 +325,15 @@ class Pairing:
         )
         connected = {a.sid for a in await self._store.agents()}
         if connected and connected <= call.declined:
-            await self._end(call, EndReason.NO_AGENT, call.customer, out)
+            await self._end(call, EndReason.NO_AGENT, out, call.customer)
             return
         await self._store.put_call(call)
         await self._store.enqueue(call.id, call.created)
 
-    async def _end(self, call: Call, reason: EndReason, notify: str | None, out: Outcome) -> None:
-        """Forget `call`, free its agent's slot and tell `notify` (if any) why it ended."""
+    async def _end(
+        self, call: Call, reason: EndReason, out: Outcome, *notify: str | None
+    ) -> None:
+        """Forget `call`, free its agent's slot and tell each party in `notify` why it ended."""
         await self._store.delete_call(call.id)
         await self._store.dequeue(call.id)
         customer = await self._store.get_customer(call.customer)
@@ -302,8 +341,11 @@ class Pairing:
             await self._store.put_customer(replace(customer, call=None))
         if call.agent is not None:
             await self._release(call.id, call.agent)
-        if notify is not None:
-            out.emits.append(Emit(notify, Event.CALL_ENDED, {"callId": call.id, "reason": reason}))
+        for sid in notify:
+            if sid is not None:
+                out.emits.append(
+                    Emit(sid, Event.CALL_ENDED, {"callId": call.id, "reason": reason})
+                )
         out.ended.append(reason)
         log.info("call %s: ended (%s)", call.id, reason)
 
@@ -342,6 +384,12 @@ class Pairing:
         if customer is None:
             raise ProtocolError(ErrorCode.FORBIDDEN, "only customers may do this")
         return customer
+
+    async def _call_of(self, sid: str, call_id: str) -> Call:
+        call = await self._store.get_call(call_id)
+        if call is None or sid not in (call.customer, call.agent):
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL, f"no call {call_id} of yours")
+        return call
 
     async def _ringing_at(self, agent: Agent, call_id: str) -> Call:
         call = await self._store.get_call(call_id)

@@ -29,6 +29,7 @@ class Event(StrEnum):
     CALL_ACCEPT = "call-accept"
     CALL_REJECT = "call-reject"
     HANGUP = "hangup"
+    CALL_CONNECTED = "call-connected"
     AGENT_STATUS = "agent-status"
     # both directions (relayed)
     OFFER = "offer"
@@ -62,6 +63,16 @@ class EndReason(StrEnum):
     PEER_DISCONNECTED = "peer-disconnected"
     RING_TIMEOUT = "ring-timeout"
     NO_AGENT = "no-agent"
+    # a party gave up on the call's media (sent as `hangup {reason}`), or the server did
+    CONNECT_TIMEOUT = "connect-timeout"
+    ICE_FAILED = "ice-failed"
+    DTLS_FAILED = "dtls-failed"
+    MEDIA_TIMEOUT = "media-timeout"
+    ERROR = "error"
+
+
+HangupReason = Literal["connect-timeout", "ice-failed", "dtls-failed", "media-timeout", "error"]
+"""Why a party ended a call itself, when it was not a person hanging up (`hangup.reason`)."""
 
 
 class Role(StrEnum):
@@ -88,6 +99,10 @@ class AgentAuth(Payload):
     token: str | None = Field(default=None, max_length=256)
     name: Name = "agent"
     maxCalls: int = Field(default=1, ge=1, le=1000)
+    # the agent sends `call-connected`: the server may end its calls that never connect
+    reportsConnected: bool = False
+    # the sid this agent had before it reconnected (its node died): it takes over those calls
+    replaces: Id | None = None
 
 
 class CustomerAuth(Payload):
@@ -103,9 +118,15 @@ class CallRequest(Payload):
 
 
 class CallRef(Payload):
-    """Payload of `call-accept`, `call-reject` and `hangup`."""
+    """Payload of `call-accept`, `call-reject` and `call-connected`."""
 
     callId: Id
+
+
+class Hangup(CallRef):
+    """Payload of `hangup`: no `reason` when a person hung up."""
+
+    reason: HangupReason | None = None
 
 
 class AgentStatus(Payload):

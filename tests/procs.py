@@ -42,6 +42,17 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | N
     raise TimeoutError(f"{url} did not answer within {timeout} s (last error: {error})")
 
 
+def end_process(proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Send `sig` to a running process and wait for it; SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass
 class RedisServer:
     """A private `redis-server` on a free port, nothing saved to disk."""
@@ -129,13 +140,8 @@ class SignalingServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _end(self, sig: signal.Signals) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            end_process(self.proc, sig)
         if self._log is not None:
             self._log.close()
             self._log = None

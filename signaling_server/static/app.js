@@ -38,12 +38,19 @@ const END_REASONS = {
   "no-agent": "no agent is available",
   "signaling-lost": "the connection to the call service was lost",
   "ice-failed": "the audio connection failed",
+  "connect-timeout": "the audio connection could not be set up in time",
+  "dtls-failed": "the audio connection could not be secured",
+  "media-timeout": "no audio arrived for too long",
   "error": "the call could not go on",
 };
 
 const END_MESSAGES = {
   "no-agent": "No agent is available right now. Please try again later.",
   "ring-timeout": "No agent answered in time. Please try again later.",
+  "connect-timeout": "The audio could not reach the agent: a firewall may block it. Please try again, or from another network.",
+  "ice-failed": "The audio connection to the agent failed. Please try again.",
+  "dtls-failed": "The audio connection to the agent could not be secured. Please try again.",
+  "media-timeout": "The agent's audio stopped arriving. Please call again.",
 };
 
 const IN_CALL = new Set(["microphone", "connecting", "ringing", "queued", "media", "connected", "reconnecting"]);
@@ -69,6 +76,8 @@ const voiceTest = {
   receivedPcm16: () => (tap ? tap.pcm16Base64() : ""),
   /** The current call's inbound-rtp statistics (concealment, time stretching), or null. */
   receiveStats: () => (call ? call.receiveStats() : null),
+  /** The current call's selected ICE candidate pair ({local, remote} types), or null. */
+  selectedPair: () => (call ? call.selectedPair() : null),
   /** The label of the microphone being sent (null outside a call). */
   get microphone() {
     return stream?.getAudioTracks()[0]?.label ?? null;

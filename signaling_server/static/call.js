@@ -2,6 +2,8 @@
 // RTCPeerConnection, with trickle ICE both ways. Knows nothing of the DOM.
 
 const ACK_TIMEOUT_MS = 10000;
+/** Why this page gave up on a call, told to the server with `hangup` (docs/protocol.md). */
+const HANGUP_REASONS = new Set(["connect-timeout", "ice-failed", "error"]);
 
 /** A failure the page shows to the customer as is. */
 export class CallError extends Error {
@@ -16,7 +18,7 @@ export class CallError extends Error {
  *   state      {state, position?, agentName?}  connecting | ringing | queued | media | connected
  *              | reconnecting
  *   ended      {reason, error?}  reason: a protocol EndReason, "local-hangup", "signaling-lost",
- *              "ice-failed" or "error"; error: a CallError to show
+ *              "connect-timeout", "ice-failed" or "error"; error: a CallError to show
  *   track      {stream}  the agent's audio
  *   notice     {message}  something to tell the customer while the call goes on
  */
@@ -26,7 +28,7 @@ export class Call extends EventTarget {
    * @param {"customer"|"agent"} options.offerer  who creates the SDP offer
    * @param {string} options.name  the customer's display name
    * @param {MediaStreamTrack} options.track  the microphone track to send
-   * @param {RTCIceServer[]} options.iceServers
+   * @param {RTCIceServer[]} options.iceServers  from GET /config; `call-accepted` may bring fresher ones
    * @param {number} options.connectTimeoutMs  from the agent's acceptance to a connected peer
    */
   constructor({ offerer, name, track, iceServers, connectTimeoutMs }) {
@@ -81,12 +83,14 @@ export class Call extends EventTarget {
     await this.abort("local-hangup");
   }
 
-  /** Tells the server (which tells the agent) the call is over, then ends it here. */
+  /** Tells the server (which tells the agent why) the call is over, then ends it here. */
   async abort(reason, error = null) {
     if (this.isEnded) return;
     if (this.callId && this.socket?.connected) {
+      const hangup = { callId: this.callId };
+      if (HANGUP_REASONS.has(reason)) hangup.reason = reason;
       try {
-        await this.emit("hangup", { callId: this.callId });
+        await this.emit("hangup", hangup);
       } catch (err) {
         console.warn(`call ${this.callId}: hangup not acknowledged: ${err.message}`);
       }
@@ -99,6 +103,25 @@ export class Call extends EventTarget {
     if (!this.pc) return null;
     for (const stats of (await this.pc.getStats()).values()) {
       if (stats.type === "inbound-rtp" && stats.kind === "audio") return stats;
+    }
+    return null;
+  }
+
+  /** The selected ICE candidate pair: each end's type (host, srflx, prflx, relay), or null. */
+  async selectedPair() {
+    if (!this.pc) return null;
+    const stats = await this.pc.getStats();
+    for (const transport of stats.values()) {
+      const pair = transport.type === "transport" && stats.get(transport.selectedCandidatePairId);
+      if (!pair) continue;
+      const local = stats.get(pair.localCandidateId);
+      const remote = stats.get(pair.remoteCandidateId);
+      return {
+        local: local?.candidateType,
+        remote: remote?.candidateType,
+        localRelayProtocol: local?.relayProtocol ?? null,
+        remoteAddress: remote ? `${remote.address}:${remote.port}` : null,
+      };
     }
     return null;
   }
@@ -146,11 +169,13 @@ export class Call extends EventTarget {
     this.callId = msg.callId;
     this.agentId = msg.agentId;
     this.mark("accepted");
-    this.connectWatchdog = setTimeout(() => this.failMedia(), this.connectTimeoutMs);
+    this.connectWatchdog = setTimeout(() => this.failMedia("connect-timeout"), this.connectTimeoutMs);
     this.setState("media", { agentName: msg.agentName });
-    this.createPeerConnection();
-    if (this.offerer !== "customer") return;
+    // The server mints TURN credentials for each call: prefer them to the page's /config.
+    if (Array.isArray(msg.iceServers)) this.iceServers = msg.iceServers;
     await this.guard(async () => {
+      this.createPeerConnection();
+      if (this.offerer !== "customer") return;
       this.sender = this.pc.addTrack(this.track);
       const offer = await this.pc.createOffer();
       await this.pc.setLocalDescription(offer);
@@ -222,8 +247,17 @@ export class Call extends EventTarget {
     }
   }
 
+  /** Builds the RTCPeerConnection; a configuration the browser refuses throws a CallError. */
   createPeerConnection() {
-    this.pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    try {
+      this.pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    } catch (err) {
+      console.warn(`call ${this.callId}: RTCPeerConnection refused: ${err.name}: ${err.message}`);
+      throw new CallError(
+        "config",
+        `Your browser refused the call service's network settings (${err.name}), so the audio cannot connect. Please tell the support team.`,
+      );
+    }
     this.pc.addEventListener("icecandidate", (event) => {
       const candidate = event.candidate && event.candidate.candidate ? event.candidate.toJSON() : null;
       this.emit("ice-candidate", {
@@ -239,21 +273,29 @@ export class Call extends EventTarget {
     this.pc.addEventListener("connectionstatechange", () => {
       const state = this.pc.connectionState;
       if (state === "connected") {
+        if (this.timings.connected === undefined) this.reportConnected();
         this.timings.connected ??= performance.now();
         clearTimeout(this.connectWatchdog);
         this.setState("connected");
       } else if (state === "disconnected") {
         this.setState("reconnecting");
       } else if (state === "failed") {
-        this.failMedia();
+        this.failMedia("ice-failed");
       }
     });
   }
 
-  /** The audio could not connect (ICE failed, or no connection in time). */
-  failMedia() {
+  /** Tells the server the media is up (it then stops its connect timer); a refusal is ignored. */
+  reportConnected() {
+    this.emit("call-connected", { callId: this.callId }).catch((err) => {
+      console.debug(`call ${this.callId}: call-connected not taken: ${err.message}`);
+    });
+  }
+
+  /** The audio could not connect: "ice-failed", or "connect-timeout" (not in time). */
+  failMedia(reason) {
     const error = new CallError("media", "The audio connection to the agent failed. Please try again.");
-    return this.abort("ice-failed", error);
+    return this.abort(reason, error);
   }
 
   /** Runs one negotiation step; a failure ends the call with a message. */

@@ -26,6 +26,8 @@ class Agent:
     available: bool = True
     calls: frozenset[str] = frozenset()
     idle_since: float = 0.0
+    # it sends `call-connected`: its accepted calls that never connect are ended
+    reports_connected: bool = False
 
     @property
     def free_slots(self) -> int:
@@ -43,7 +45,10 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A customer's call; `declined` holds the agents that rejected it or let it ring out."""
+    """A customer's call; `declined` holds the agents that rejected it or let it ring out.
+
+    `connected`: a party reported (`call-connected`) that the call's media connected.
+    """
 
     id: str
     customer: str
@@ -53,6 +58,7 @@ class Call:
     state: CallState = CallState.QUEUED
     agent: str | None = None
     declined: frozenset[str] = frozenset()
+    connected: bool = False
 
 
 class PairingStore(ABC):

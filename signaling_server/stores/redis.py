@@ -38,6 +38,7 @@ def _agent(raw: str | bytes) -> Agent:
         data["available"],
         frozenset(data["calls"]),
         data["idle_since"],
+        data.get("reports_connected", False),
     )
 
 
@@ -50,6 +51,7 @@ def _agent_json(agent: Agent) -> str:
             "available": agent.available,
             "calls": sorted(agent.calls),
             "idle_since": agent.idle_since,
+            "reports_connected": agent.reports_connected,
         }
     )
 
@@ -74,6 +76,7 @@ def _call(raw: str | bytes) -> Call:
         CallState(data["state"]),
         data["agent"],
         frozenset(data["declined"]),
+        data.get("connected", False),
     )
 
 
@@ -88,6 +91,7 @@ def _call_json(call: Call) -> str:
             "state": call.state,
             "agent": call.agent,
             "declined": sorted(call.declined),
+            "connected": call.connected,
         }
     )
 

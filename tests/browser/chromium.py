@@ -8,6 +8,7 @@ Playwright's list from a probe launch and passes one merged flag instead.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from playwright.async_api import Browser, Playwright
@@ -89,11 +90,13 @@ class Launcher:
         self.playwright_flag = playwright_flag
         self.flag = ",".join([playwright_flag, *DISABLED_FEATURES])
 
-    async def launch(self, mic: Path | None, *, grant_microphone: bool = True) -> Browser:
+    async def launch(
+        self, mic: Path | None, *, grant_microphone: bool = True, extra_args: Sequence[str] = ()
+    ) -> Browser:
         """A browser whose fake microphone loops `mic` (None: no fake capture device)."""
         browser = await self.playwright.chromium.launch(
             executable_path=self.executable,
-            args=chromium_args(self.flag, mic, grant_microphone=grant_microphone),
+            args=[*chromium_args(self.flag, mic, grant_microphone=grant_microphone), *extra_args],
             ignore_default_args=[self.playwright_flag],
         )
         flags = disable_features_flags(await command_line(browser))

@@ -55,3 +55,11 @@ def window_correlations(
         correlation = dots / np.sqrt(np.maximum(sliding, 1e-12) * window_energy)
         scores.append(float(np.clip(correlation.max(), -1.0, 1.0)))
     return scores
+
+
+def assert_heard(
+    scores: list[float], figures: object, *, min_windows: int = 5, min_median: float = 0.9
+) -> None:
+    """Window correlations `scores` show the reference was heard; failures show `figures`."""
+    assert len(scores) >= min_windows, figures
+    assert float(np.median(scores)) >= min_median, figures

@@ -10,6 +10,7 @@ import pytest
 
 from signaling_server.cli import parse_args
 from signaling_server.config import Settings
+from signaling_server.iceservers import IceServer
 from tests.procs import free_port
 
 
@@ -25,15 +26,18 @@ def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGNALING_PORT", "9000")
     monkeypatch.setenv("SIGNALING_AGENT_TOKEN", "from-env")
     monkeypatch.setenv("SIGNALING_RING_TIMEOUT", "5")
-    monkeypatch.setenv("SIGNALING_ICE_SERVERS", "stun:10.0.0.1:3478, turn:10.0.0.2")
+    monkeypatch.setenv("SIGNALING_ICE_SERVERS", "stun:10.0.0.1:3478, turn:u:p@10.0.0.2")
     monkeypatch.setenv("SIGNALING_LOG_LEVEL", "debug")
     settings = parse_args(["--port", "9001"])
     assert settings.port == 9001
     assert settings.agent_token == "from-env"
     assert settings.ring_timeout == 5.0
-    assert settings.ice_servers == ("stun:10.0.0.1:3478", "turn:10.0.0.2")
+    assert settings.ice_servers == (
+        IceServer("stun:10.0.0.1:3478"),
+        IceServer("turn:10.0.0.2:3478", "u", "p"),
+    )
     assert settings.log_level == "DEBUG"
-    assert parse_args(["--ice-server", "stun:a"]).ice_servers == ("stun:a",)
+    assert parse_args(["--ice-server", "stun:a"]).ice_servers == (IceServer("stun:a:3478"),)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,16 @@ def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--log-level", "loud"], {}, "argument --log-level: invalid choice"),
         ([], {"SIGNALING_PORT": "http"}, "invalid value for SIGNALING_PORT: 'http'"),
         ([], {"SIGNALING_RATE": "-1"}, "invalid value for SIGNALING_RATE: '-1'"),
+        (["--ice-server", "turn:10.0.0.2"], {}, "a TURN URL needs credentials"),
+        (["--ice-server", "turn:alice:@h"], {}, "'turn:alice:***@h': the TURN password is empty"),
+        (["--ice-server", "stun:h:0"], {}, "the port must be a number from 1 to 65535"),
+        (["--ice-server", "http://h"], {}, "argument --ice-server: 'http://h': the scheme"),
+        ([], {"SIGNALING_ICE_SERVERS": "stun:h,turn:h"}, "invalid value for SIGNALING_ICE_SERVERS"),
+        (["--turn-url", "turn:h"], {}, "--turn-url needs --turn-secret"),
+        (["--turn-secret", "s"], {}, "--turn-secret needs at least one --turn-url"),
+        (["--turn-secret", "s", "--turn-url", "turn:u:p@h"], {}, "credentials are minted"),
+        (["--turn-secret", "s", "--turn-url", "stun:h"], {}, "is not a turn: or turns: URL"),
+        (["--turn-ttl", "0"], {}, "argument --turn-ttl"),
     ],
 )
 def test_bad_values_are_usage_errors(args: list[str], env: dict[str, str], message: str) -> None:

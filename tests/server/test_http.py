@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from tests.conftest import ServerFactory
 from tests.procs import SignalingServer
 from tests.server.conftest import Clients
 
@@ -42,14 +41,6 @@ async def test_metrics_prometheus_text(clients: Clients) -> None:
     assert 'signaling_connections_total{role="agent"} 1' in lines
     assert 'signaling_errors_total{code="unknown-event"} 1' in lines
     assert "# TYPE signaling_queue_length gauge" in lines
-
-
-def test_config_lists_ice_servers(server_factory: ServerFactory) -> None:
-    server = server_factory("--ice-server", "stun:10.0.0.1:3478", "--ice-server", "turn:10.0.0.2")
-    _, _, body = get(f"{server.url}/config")
-    assert json.loads(body) == {
-        "iceServers": [{"urls": "stun:10.0.0.1:3478"}, {"urls": "turn:10.0.0.2"}]
-    }
 
 
 def test_config_empty_by_default(signaling_server: SignalingServer) -> None:

@@ -22,6 +22,7 @@ async def ring(customer: Client, agent: Client, offerer: str = "customer") -> st
         "customerId": customer.sid,
         "customerName": "customer",
         "offerer": offerer,
+        "iceServers": [],
     }
     return str(ack["callId"])
 
@@ -39,7 +40,12 @@ async def test_one_agent_accepts(clients: Clients) -> None:
         "offerer": "customer",
     }
     accepted = await customer.expect("call-accepted")
-    assert accepted == {"callId": call_id, "agentId": agent.sid, "agentName": "alice"}
+    assert accepted == {
+        "callId": call_id,
+        "agentId": agent.sid,
+        "agentName": "alice",
+        "iceServers": [],
+    }
 
 
 async def test_many_agents_longest_idle_first(clients: Clients) -> None:

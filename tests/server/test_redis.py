@@ -80,7 +80,12 @@ async def call_across(nodes: tuple[Clients, Clients]) -> tuple[Client, Client, s
     assert (await agent.expect("incoming-call"))["customerId"] == customer.sid
     assert (await agent.call("call-accept", {"callId": ack["callId"]}))["ok"]
     accepted = await customer.expect("call-accepted")
-    assert accepted == {"callId": ack["callId"], "agentId": agent.sid, "agentName": "far-agent"}
+    assert accepted == {
+        "callId": ack["callId"],
+        "agentId": agent.sid,
+        "agentName": "far-agent",
+        "iceServers": [],
+    }
     return agent, customer, str(ack["callId"])
 
 

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from agent_bot.call import parse_candidate
+from agent_bot.candidates import parse_candidate
 from agent_bot.cli import ice_server
 
 HOST = "candidate:1 1 udp 2122260223 192.0.2.10 54321 typ host generation 0"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from signaling_server.pairing import Emit, Outcome, Pairing, Ring, Stats
+from signaling_server.outcome import Emit, Outcome, Ring, Stats
+from signaling_server.pairing import Pairing
 from signaling_server.protocol import EndReason, ErrorCode, Event, ProtocolError
 from signaling_server.stores.memory import MemoryStore
 from signaling_server.stores.redis import RedisStore
@@ -301,3 +302,92 @@ async def test_ringing_call_waits_when_its_only_agent_leaves(pairing: Pairing) -
     assert sent(out, Event.CALL_QUEUED) == [("c1", {"callId": "call1", "position": 1})]
     out = await agent(pairing, "a1-restarted")
     assert sent(out, Event.INCOMING_CALL)[0][1]["callId"] == "call1"
+
+
+async def accepted_call(pairing: Pairing, *, reports_connected: bool) -> Outcome:
+    """Agent a1 (reporting connected media or not) accepts c1's call1; the accept's outcome."""
+    await pairing.add_agent("a1", "name-a1", 1, reports_connected=reports_connected)
+    await customers(pairing, "c1", "c2")
+    await pairing.request_call("c1", "customer")
+    return await pairing.accept("a1", "call1")
+
+
+async def test_unconnected_call_ends_at_its_deadline(pairing: Pairing) -> None:
+    out = await accepted_call(pairing, reports_connected=True)
+    assert out.deadlines == ["call1"]
+    await pairing.request_call("c2", "customer")  # queued behind call1
+    out = await pairing.connect_timeout("call1")
+    assert sorted(sent(out, Event.CALL_ENDED)) == [
+        ("a1", {"callId": "call1", "reason": EndReason.CONNECT_TIMEOUT}),
+        ("c1", {"callId": "call1", "reason": EndReason.CONNECT_TIMEOUT}),
+    ]
+    assert out.ended == [EndReason.CONNECT_TIMEOUT]
+    # the slot is free at once: the queued call rings
+    assert sent(out, Event.INCOMING_CALL)[0][1]["callId"] == "call2"
+
+
+async def test_connected_call_outlives_its_deadline(pairing: Pairing) -> None:
+    await accepted_call(pairing, reports_connected=True)
+    out = await pairing.connected("c1", "call1")
+    assert out.ack == {"callId": "call1"}
+    await pairing.connected("a1", "call1")  # both may report; the second changes nothing
+    out = await pairing.connect_timeout("call1")
+    assert out.emits == [] and out.ended == []
+    assert (await pairing.stats()).active == 1
+
+
+async def test_no_deadline_for_agents_that_do_not_report(pairing: Pairing) -> None:
+    out = await accepted_call(pairing, reports_connected=False)
+    assert out.deadlines == []
+
+
+async def test_connected_refused_for_strangers_and_unaccepted_calls(pairing: Pairing) -> None:
+    await pairing.add_agent("a1", "name-a1", 1, reports_connected=True)
+    await customers(pairing, "c1", "c2")
+    await pairing.request_call("c1", "customer")
+    await refused(ErrorCode.INVALID_STATE, pairing.connected("c1", "call1"))  # ringing
+    await pairing.accept("a1", "call1")
+    await refused(ErrorCode.UNKNOWN_CALL, pairing.connected("c2", "call1"))
+    await refused(ErrorCode.UNKNOWN_CALL, pairing.connected("c1", "nope"))
+
+
+async def test_hangup_reason_reaches_the_other_party(pairing: Pairing) -> None:
+    await accepted_call(pairing, reports_connected=True)
+    out = await pairing.hangup("a1", "call1", "ice-failed")
+    assert sent(out, Event.CALL_ENDED) == [
+        ("c1", {"callId": "call1", "reason": EndReason.ICE_FAILED})
+    ]
+    assert out.ended == [EndReason.ICE_FAILED]
+    # the deadline of a call that already ended does nothing
+    out = await pairing.connect_timeout("call1")
+    assert out.emits == []
+
+
+async def test_reconnected_agent_takes_over_its_calls(pairing: Pairing, clock: Clock) -> None:
+    await agent(pairing, "old", max_calls=2)
+    await customers(pairing, "c1", "c2")
+    await pairing.request_call("c1", "customer")
+    await pairing.accept("old", "call1")
+    await pairing.request_call("c2", "customer")  # rings at "old"
+    clock.tick()
+    await pairing.add_agent("new", "name-old", 2, replaces="old")
+    out = await pairing.dispatch()  # the ringing call is offered again, to the new connection
+    assert sent(out, Event.INCOMING_CALL)[0][0] == "new"
+    assert await pairing.route("c1", "new", "call1") == "call1"  # relay follows the agent
+    await refused(ErrorCode.NOT_YOUR_PEER, pairing.route("c1", "old", "call1"))
+    out = await pairing.hangup("c1", "call1")
+    assert sent(out, Event.CALL_ENDED) == [("new", {"callId": "call1", "reason": "hangup"})]
+    assert (await pairing.remove("old")).emits == []  # the old connection's clean-up: nothing
+    assert (await pairing.stats()).agents == 1
+
+
+@pytest.mark.parametrize("name", ["name-old", "someone-else"])
+async def test_takeover_needs_the_same_name_and_a_known_sid(pairing: Pairing, name: str) -> None:
+    await agent(pairing, "old")
+    await customers(pairing, "c1")
+    await pairing.request_call("c1", "customer")
+    await pairing.accept("old", "call1")
+    replaces = "gone" if name == "name-old" else "old"
+    await pairing.add_agent("new", name, 1, replaces=replaces)
+    assert (await pairing.stats()).agents == 2
+    await refused(ErrorCode.NOT_YOUR_PEER, pairing.route("c1", "new", "call1"))
