@@ -13,13 +13,16 @@ arrive; the sound device pulls blocks of any size. The buffer
   the extra depth a stall leaves is removed by dropping quiet frames and playing up to
   `CATCH_UP_PPM` faster (a brief pitch shift), or by dropping any frame when the excess passes
   `HARD_EXCESS_MS`;
-- follows the drift between the sender's clock and the device's clock by resampling with a
-  ratio within `MAX_RATIO_PPM` of 1, set from the depth error by a proportional-integral
-  control (the integral is the drift estimate, so a steady drift leaves no steady error).
+- follows the drift between the sender's clock and the device's clock by resampling: the
+  ratio is the drift estimate (the integral of the depth error, within `MAX_DRIFT_PPM`) plus
+  a proportional correction of its own (within `MAX_CORRECTION_PPM`), so a steady drift
+  leaves no steady error and a shortfall is refilled at full speed whatever the drift.
 
-Depth is measured per arriving packet against the count of samples output so far (the device
-clock), so the playout's own corrections never distort the jitter measurement. Pure: no I/O,
-no threads, no clock of its own.
+Depth is measured per arriving packet against the device's position: the samples output so
+far, interpolated between pulls when the caller says when each pull happened (`pull(now=)`,
+the clock of the arrival times), so the device's block size does not quantise it. The
+playout's own corrections never distort the jitter measurement. Pure: no I/O, no threads, no
+clock of its own.
 """
 
 from __future__ import annotations
@@ -56,15 +59,20 @@ SOFT_EXCESS_MS = 15.0
 QUIET_RMS = 330.0
 """A frame quieter than this (about -40 dBFS) may be dropped to catch up."""
 
-MAX_RATIO_PPM = 500.0
-"""Largest drift correction: covers the ±300 ppm of real sound cards with room to converge."""
+MAX_DRIFT_PPM = 1_500.0
+"""Largest drift the estimate follows: sound cards are within ±300 ppm, cheap USB headsets
+±1,000 ppm."""
 
-RATIO_TIME_CONSTANT_S = 10.0
+MAX_CORRECTION_PPM = 1_500.0
+"""Largest proportional correction, on top of the drift estimate."""
+
+RATIO_TIME_CONSTANT_S = 5.0
 """Proportional term: a depth error of e seconds adds e / this to the ratio."""
 
-DRIFT_TIME_CONSTANT_S = 120.0
+DRIFT_TIME_CONSTANT_S = 40.0
 """Integral term (the drift estimate): gains e × dt / (this × `RATIO_TIME_CONSTANT_S`) per
-pull. Slow, so transients (start, bursts) barely move it; a steady drift it learns in minutes."""
+pull. Slow, so transients (start, bursts) barely move it; a steady drift it learns within a
+minute or two."""
 
 CATCH_UP_PPM = 5_000.0
 """Largest speed-up while the depth exceeds the target by more than `SOFT_EXCESS_MS`."""
@@ -113,6 +121,9 @@ class PlayoutStats:
     target_ms: float = 0.0
     depth_ms: float = 0.0
     ratio: float = 1.0
+    """The last pull's playout speed (drift estimate, correction and catch-up)."""
+    drift_ppm: float = 0.0
+    """How much faster the sender's clock runs than the device's (the drift estimate)."""
     jitter_ms: float = 0.0
     """RFC 3550 interarrival jitter."""
 
@@ -134,8 +145,8 @@ class PlayoutBuffer:
         self._max_target = max_target_ms * SAMPLES_PER_MS
         self.stats = PlayoutStats()
         self._packets: dict[int, tuple[int, bytes]] = {}
-        self._marks: deque[int] = deque(maxlen=WINDOW_PACKETS)
-        self._marks_sum = 0
+        self._marks: deque[float] = deque(maxlen=WINDOW_PACKETS)
+        self._marks_sum = 0.0
         self._pending: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self._frac = 0.0
         self._output = 0
@@ -149,6 +160,10 @@ class PlayoutBuffer:
         self._held = 0
         self._block = 0
         self._drift = 0.0
+        self._pulled_at: float | None = None
+        """When the last pull happened (the arrival times' clock), if the caller says."""
+        self._before_pull = 0
+        """Samples output before the last pull."""
 
     def put(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
         """Adds one received packet (16-bit `seq`, 32-bit `timestamp`, `arrival` in seconds)."""
@@ -195,12 +210,16 @@ class PlayoutBuffer:
         if remaining > 0:
             self._pending = self._next_frame()[remaining:]
 
-    def pull(self, samples: int) -> Pcm:
-        """The next `samples` samples of output (silence before the first packet)."""
+    def pull(self, samples: int, now: float | None = None) -> Pcm:
+        """The next `samples` samples of output (silence before the first packet).
+
+        `now`: when the device asked, on the clock of the arrival times given to `put`.
+        """
+        self._block = max(self._block, samples)
+        self._pulled_at, self._before_pull = now, self._output
         if self._next_seq is None or samples <= 0:
             self._output += max(samples, 0)
             return np.zeros(max(samples, 0), dtype=np.int16)
-        self._block = max(self._block, samples)
         ratio = self._ratio(self._depth() - self._target(), samples)
         positions = self._frac + ratio * np.arange(samples)
         needed = int(positions[-1]) + 2
@@ -215,6 +234,7 @@ class PlayoutBuffer:
         self._frac = advance - consumed
         self._output += samples
         self.stats.ratio = ratio
+        self.stats.drift_ppm = self._drift * 1e6
         self.stats.target_ms = self._target() / SAMPLES_PER_MS
         self.stats.depth_ms = self._depth() / SAMPLES_PER_MS
         pcm: Pcm = np.clip(np.rint(out), -32768, 32767).astype(np.int16)
@@ -223,13 +243,14 @@ class PlayoutBuffer:
     def _ratio(self, error: float, samples: int) -> float:
         """Playout speed for a depth error (samples) over the next `samples`: drift tracking,
         plus catch-up if the error is large."""
-        limit = MAX_RATIO_PPM / 1e6
         seconds = error / SAMPLE_RATE
         self._drift += (
             seconds * samples / SAMPLE_RATE / (RATIO_TIME_CONSTANT_S * DRIFT_TIME_CONSTANT_S)
         )
+        limit = MAX_DRIFT_PPM / 1e6
         self._drift = float(np.clip(self._drift, -limit, limit))
-        ratio = 1.0 + float(np.clip(seconds / RATIO_TIME_CONSTANT_S + self._drift, -limit, limit))
+        limit = MAX_CORRECTION_PPM / 1e6
+        ratio = 1.0 + self._drift + float(np.clip(seconds / RATIO_TIME_CONSTANT_S, -limit, limit))
         excess = error - SOFT_EXCESS_MS * SAMPLES_PER_MS
         if excess > 0:
             ratio += min(excess / (SAMPLE_RATE * CATCH_UP_TIME_CONSTANT_S), CATCH_UP_PPM / 1e6)
@@ -238,7 +259,7 @@ class PlayoutBuffer:
     def _start(self, seq: int, timestamp: int) -> None:
         self._packets.clear()
         self._marks.clear()
-        self._marks_sum = 0
+        self._marks_sum = 0.0
         self._next_seq = self._high_seq = seq
         self._next_ts = self._high_ts = timestamp
         # start at the depth the target would ask for without jitter
@@ -259,8 +280,21 @@ class PlayoutBuffer:
         """Media time (RTP timestamp) of the next sample the device will get."""
         return self._next_ts - len(self._pending) + self._frac
 
+    def _device_position(self, arrival: float) -> float:
+        """The device's position in what it was given, at `arrival`.
+
+        Without pull times: the samples given so far, a step per pull. With them: the step's
+        mean (half a block back) plus how far into the block the device had played, so the
+        position moves smoothly while the phase of arrivals against pulls drifts.
+        """
+        if self._pulled_at is None:
+            return self._output
+        block = self._output - self._before_pull
+        played = min(max((arrival - self._pulled_at) * SAMPLE_RATE, 0.0), block)
+        return self._before_pull + block / 2 + played
+
     def _measure(self, timestamp: int, arrival: float) -> None:
-        mark = timestamp + self._frame_samples - self._output
+        mark = timestamp + self._frame_samples - self._device_position(arrival)
         if len(self._marks) == self._marks.maxlen:
             self._marks_sum -= self._marks[0]
         self._marks.append(mark)

@@ -14,6 +14,7 @@ was written for (`TAPPED_AIORTC`); another version refuses the tap with `RtpTapE
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,15 @@ TAPPED_AIORTC = ("1.16.",)
 
 PacketListener = Callable[[int, int, float, bytes], None]
 """(sequence number, RTP timestamp, arrival time in seconds, Opus payload)."""
+
+NTP_UNIX_OFFSET_S = 2_208_988_800
+"""Seconds from the NTP epoch (1900), which aiortc's arrival clock counts from, to 1970."""
+
+
+def arrival_clock() -> float:
+    """Now, on the clock of the arrival times a tap reports (aiortc's: the wall clock, in
+    seconds since the NTP epoch, whole milliseconds)."""
+    return time.time() + NTP_UNIX_OFFSET_S
 
 
 class RtpTapError(RuntimeError):

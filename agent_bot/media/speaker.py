@@ -18,7 +18,7 @@ from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, open_s
 from agent_bot.media.frames import SAMPLE_RATE
 from agent_bot.media.level import LevelMeter
 from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
-from agent_bot.media.rtpreceiver import OpusDecoder, RtpTapError, tap_rtp
+from agent_bot.media.rtpreceiver import OpusDecoder, RtpTapError, arrival_clock, tap_rtp
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class Speaker:
                 skip = round(missed * SAMPLE_RATE)
                 self._buffer.skip(skip)
                 self.skipped += skip
-            pcm = self._buffer.pull(frames) if self._buffer is not None else None
+            pcm = self._buffer.pull(frames, arrival_clock()) if self._buffer is not None else None
         if pcm is None:
             outdata.fill(0)
             return
