@@ -45,5 +45,6 @@ async def test_refused_peer_connection_ends_the_call_at_once(
     await expect(customer.status).to_have_text("Call ended: the call could not go on.")
     await expect(customer.alert).to_contain_text("refused the call service's network settings")
     await expect(customer.alert).to_contain_text("InvalidAccessError")
-    await asyncio.to_thread(bot.wait_log, "ended reason=hangup", 10)
+    # the page told the server why it gave up (`hangup {reason: "error"}`); the bot hears it
+    await asyncio.to_thread(bot.wait_log, "ended reason=error", 10)
     await expect(page.get_by_role("button", name="Call an agent")).to_be_enabled()

@@ -148,11 +148,14 @@ async def test_audio_that_never_connects_ends_the_call(
     await expect(customer.alert).to_have_text(
         "The audio connection to the agent failed. Please try again."
     )
-    await expect(customer.status).to_have_text("Call ended: the audio connection failed.")
+    await expect(customer.status).to_have_text(
+        "Call ended: the audio connection could not be set up in time."
+    )
     events = []
     while (event := await asyncio.wait_for(alice.inbox.get(), 10))[0] != "call-ended":
         events.append(event[0])
-    assert event[1] == {"callId": call_id, "reason": "hangup"}
+    # the page told the server why it gave up; the agent hears that reason
+    assert event[1] == {"callId": call_id, "reason": "connect-timeout"}
     assert "offer" in events
     await alice.close()
 
