@@ -4,4 +4,6 @@ import sys
 
 from agent_bot.cli import main
 
-sys.exit(main())
+# Guarded: the scoring pool's spawned workers import this module again as `__mp_main__`.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,6 +30,7 @@ from aiortc.mediastreams import MediaStreamError
 from agent_bot import candidates
 from agent_bot.dtls import allow_rsa_peers, dtls_failed
 from agent_bot.ice import bound_gathering
+from agent_bot.media import patterns
 from agent_bot.media.frames import (
     AudioSink,
     AudioTap,
@@ -41,7 +42,8 @@ from agent_bot.media.frames import (
 )
 from agent_bot.media.playout import PlayoutStats
 from agent_bot.media.recorder import Recorder
-from agent_bot.media.rtpreceiver import tap_rtp
+from agent_bot.media.rtpreceiver import RtpTapError, stop_decoding, tap_rtp
+from agent_bot.media.switch import Outgoing
 from agent_bot.report import CallReport, TransportStats
 from agent_bot.signaling import Handler, SignalingClient
 from signaling_server.protocol import Event
@@ -93,6 +95,8 @@ class CallOptions:
     speaker: CallSpeaker | None = None
     connect_timeout: float = 15.0
     media_timeout: float = 10.0
+    hold_source: Source | None = None
+    """What a held customer hears (`--hold-audio`); None: the generated hold pattern."""
 
 
 class Call:
@@ -128,8 +132,16 @@ class Call:
         self._remote_described = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._track: MediaStreamTrack | None = None
+        self._outgoing: Outgoing | None = None
+        self.held = False
+        self.muted = False
+        self.peer_held = False
+        self.transfer_failed: str | None = None
+        """Why the last transfer of this call failed (`call-transfer-failed`), if one did."""
         self._receiver: RTCRtpReceiver | None = None
         self._echo_fed = False
+        self._decoding: bool | None = None
+        """Whether aiortc decodes the received packets; decided at the first one."""
         self._ending = False
         self._last_audio = 0.0
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
@@ -205,16 +217,59 @@ class Call:
         track = self._options.source.create_track()
         self._track = track
         track.on("ended", self.source_ended.set)
+        # the taps added so far; a tap added from now on registers itself (`add_tap`)
+        self._report_sent(track)
         if self._options.record_dir is not None:
             recorder = Recorder.for_call(self._options.record_dir, self.call_id)
             self.report.recording = str(recorder.path)
             self.add_tap(recorder)
         self._feed_echo()
+        self._outgoing = Outgoing(
+            track,
+            lambda: self._options.hold_source or patterns.hold_source(),
+            patterns.silence_source,
+            self._report_sent,
+        )
+        self._outgoing.set(held=self.held, muted=self.muted)
+        self._pc.addTrack(self._outgoing.track)
+
+    def _report_sent(self, track: object) -> None:
         if isinstance(track, SentAudio):
             track.add_sent_counter(self._on_sent)
             for listener in self._sent_listeners:
                 track.add_sent_listener(listener)
-        self._pc.addTrack(track)
+
+    async def hold(self, held: bool = True) -> None:
+        """Put the call on hold (the peer is told and hears the hold sound) or resume it.
+
+        `SignalingError` when the server refuses (then nothing changes).
+        """
+        if held == self.held:
+            return
+        await self._signaling.request(
+            Event.CALL_HOLD if held else Event.CALL_RESUME, {"callId": self.call_id}
+        )
+        self.held = held
+        if self._outgoing is not None:
+            self._outgoing.set(held=held)
+        logger.info("call=%s %s", self.call_id, "on hold" if held else "resumed")
+
+    async def transport_stats(self) -> TransportStats:
+        """The call's getStats() figures now: RTT, loss, jitter."""
+        return TransportStats.from_report(await self._pc.getStats())
+
+    async def on_peer_hold(self, held: bool) -> None:
+        """The agent put this (customer's) call on hold, or resumed it (`call-hold`)."""
+        self.peer_held = held
+        logger.info("call=%s %s by the peer", self.call_id, "held" if held else "resumed")
+
+    def mute(self, muted: bool = True) -> None:
+        """Send silence instead of the source (local: the peer is not told)."""
+        self.muted = muted
+        if self._outgoing is not None:
+            self._outgoing.set(muted=muted)
+        logger.info("call=%s %s", self.call_id, "muted" if muted else "unmuted")
+
 
     def add_sink(self, sink: AudioSink) -> None:
         self._sinks.append(sink)
@@ -225,8 +280,11 @@ class Call:
         track: object = self._track
         if isinstance(track, SentAudio):
             track.add_sent_listener(tap.write_sent)
-        else:  # told to the local track once it is made
-            self._sent_listeners.append(tap.write_sent)
+        override: object = None if self._outgoing is None else self._outgoing.track.override
+        if isinstance(override, SentAudio):
+            override.add_sent_listener(tap.write_sent)
+        # told to the local track once it is made, and to each hold / mute track
+        self._sent_listeners.append(tap.write_sent)
 
     def remove_sink(self, sink: AudioSink) -> None:
         with contextlib.suppress(ValueError):
@@ -248,7 +306,34 @@ class Call:
         if speaker is not None:
             speaker.attach(self._receiver, self.call_id)
         self._feed_echo()
+        try:
+            tap_rtp(self._receiver, self._on_packet)
+        except RtpTapError as exc:
+            logger.warning("call=%s every received packet is decoded: %s", self.call_id, exc)
+            self._decoding = True
         self._spawn(self._receive(track))
+
+    def _on_packet(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
+        """Each received Opus packet; the first decides whether aiortc decodes them at all.
+
+        A call with no PCM sink and no speaker (echo, replay without a recorder) stops
+        aiortc's decoder thread and counts packets instead of decoded frames.
+        """
+        if self._decoding is None:
+            self._decoding = bool(self._sinks) or self._options.speaker is not None
+            if not self._decoding and self._receiver is not None:
+                stop_decoding(self._receiver)
+                logger.info("call=%s nothing needs the received PCM: not decoded", self.call_id)
+        if not self._decoding:
+            self._audio_in()
+
+    def _audio_in(self) -> None:
+        """20 ms of audio came in (a decoded frame, or a packet when not decoding)."""
+        self._last_audio = time.monotonic()
+        if self.report.frames_received == 0:
+            self.report.mark("first_audio_in")
+            logger.info("call=%s first audio in", self.call_id)
+        self.report.frames_received += 1
 
     def _feed_echo(self) -> None:
         """Once the call has both, a local track that takes received packets (echo) gets them."""
@@ -264,11 +349,7 @@ class Call:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            self._last_audio = time.monotonic()
-            if self.report.frames_received == 0:
-                self.report.mark("first_audio_in")
-                logger.info("call=%s first audio in", self.call_id)
-            self.report.frames_received += 1
+            self._audio_in()
             if not self._sinks:
                 continue
             try:
@@ -350,7 +431,9 @@ class Call:
             playout = speaker.stats(self.call_id)
             self.report.playout = None if playout is None else asdict(playout)
             speaker.disconnect(self.call_id)
-        if self._track is not None:
+        if self._outgoing is not None:
+            self._outgoing.track.stop()
+        elif self._track is not None:
             self._track.stop()
         await self._pc.close()
         for sink in self._sinks:
@@ -381,7 +464,8 @@ class Call:
 
 
 def route_to_calls(signaling: SignalingClient, calls: Mapping[str, Call]) -> None:
-    """Deliver the relayed `offer`, `answer` and `ice-candidate` events to the call they name.
+    """Deliver the relayed `offer`, `answer`, `ice-candidate` (and `call-hold` /
+    `call-resume`) events to the call they name.
 
     `calls` is read at each event, so calls added to it later are found.
     """
@@ -401,3 +485,5 @@ def route_to_calls(signaling: SignalingClient, calls: Mapping[str, Call]) -> Non
     signaling.on(
         Event.ICE_CANDIDATE, routed(lambda call, data: call.on_candidate(data.get("candidate")))
     )
+    signaling.on(Event.CALL_HOLD, routed(lambda call, data: call.on_peer_hold(True)))
+    signaling.on(Event.CALL_RESUME, routed(lambda call, data: call.on_peer_hold(False)))

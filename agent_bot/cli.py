@@ -30,9 +30,10 @@ from agent_bot.media.sources import (
     ToneSource,
     decode,
 )
+from agent_bot.metrics import BotMetrics, MetricsError
+from agent_bot.qa import options as qa_options
 from agent_bot.qa.progress import Progress
 from agent_bot.qa.replay import Replay
-from agent_bot.qa.verdict import Thresholds
 from agent_bot.signaling import SignalingError
 from agent_bot.workers import Supervisor, default_workers, pin_to_core, worker_index
 from signaling_server.iceservers import parse_ice_url
@@ -90,12 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     answer = commands.add_parser("answer", help="register as an agent and take calls")
     add_common(answer)
-    answer.add_argument(
-        "--token",
-        default=os.environ.get("SIGNALING_AGENT_TOKEN"),
-        help="agent token (env SIGNALING_AGENT_TOKEN)",
-    )
-    answer.add_argument("--name", default="agent-bot", help="agent name shown to callers")
+    add_agent_flags(answer)
     answer.add_argument("--max-calls", type=positive_int, default=1, help="calls at once")
     answer.add_argument(
         "--manual", action="store_true", help="do not auto-accept: accept/reject from the console"
@@ -121,14 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop taking calls while the process uses more CPU (percent of one core)",
     )
 
-    answer.add_argument(
-        "--speaker",
-        nargs="?",
-        const="",
-        metavar="DEVICE",
-        help="play the call in focus on this output device (index or name part; "
-        "no DEVICE: the system default)",
-    )
+    desk = commands.add_parser("desk", help="the agent desk: take calls from a terminal UI")
+    add_common(desk)
+    add_agent_flags(desk)
+    from agent_bot.desk.cli import add_arguments  # noqa: PLC0415 (the desk's own flags)
+
+    add_arguments(desk)
 
     call = commands.add_parser("call", help="place calls as a customer")
     add_common(call)
@@ -144,32 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "--agent-offers", action="store_true", help="let the agent send the WebRTC offer"
     )
-    call.add_argument("--report", type=Path, help="write the JSON report here")
-    call.add_argument("--junit", type=Path, help="write a JUnit XML file here (a case per call)")
-    call.add_argument(
-        "--expect",
-        type=Path,
-        metavar="FILE",
-        help="what the far end plays (default: the far end echoes what this side sends)",
-    )
-    call.add_argument("--min-mos", type=positive_float, help="fail calls under this MOS")
-    call.add_argument(
-        "--min-correlation", type=float, help="fail calls whose audio correlates less (0..1)"
-    )
-    call.add_argument("--max-delay-ms", type=positive_float, help="fail calls with more delay")
-    call.add_argument(
-        "--max-caller-lag-ms",
-        type=positive_float,
-        default=250.0,
-        help="a call during which this process's own event loop lagged more is inconclusive "
-        "(an error, not a quality failure): this machine was too loaded to measure it",
-    )
-    call.add_argument(
-        "--capture-seconds",
-        type=positive_float,
-        default=30.0,
-        help="seconds of each call kept in memory for the audio checks",
-    )
+    qa_options.add_arguments(call)
 
     commands.add_parser("devices", help="list the sound devices")
     return parser
@@ -227,6 +196,71 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="end a connected call when no audio arrives for S seconds (default %(default)s)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=port_number,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (with --workers, worker i "
+        "on PORT+i; default: none)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address the metrics are served on (default %(default)s)",
+    )
+
+
+def add_agent_flags(parser: argparse.ArgumentParser) -> None:
+    """What `answer` and `desk` share beyond the common flags."""
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("SIGNALING_AGENT_TOKEN"),
+        help="agent token (env SIGNALING_AGENT_TOKEN)",
+    )
+    parser.add_argument("--name", default="agent-bot", help="agent name shown to callers")
+    parser.add_argument(
+        "--speaker",
+        nargs="?",
+        const="",
+        metavar="DEVICE",
+        help="play the call in focus on this output device (index or name part; "
+        "no DEVICE: the system default)",
+    )
+    parser.add_argument(
+        "--hold-audio",
+        type=Path,
+        metavar="FILE",
+        help="what a held customer hears, looped (default: a quiet generated tone pattern)",
+    )
+    parser.add_argument(
+        "--wrap-up",
+        type=positive_float,
+        metavar="S",
+        help="after each call, wrap-up (no calls offered) for S seconds or until ready",
+    )
+
+
+def hold_source(args: argparse.Namespace) -> Source | None:
+    """`--hold-audio FILE` as a looped source; None: the generated pattern."""
+    path: Path | None = getattr(args, "hold_audio", None)
+    return None if path is None else FileSource(path, loop=True)
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {value}")
+    return value
+
+
+def start_metrics(args: argparse.Namespace) -> BotMetrics | None:
+    """`--metrics-port`: the bot's metrics, served; None without the flag."""
+    if args.metrics_port is None:
+        return None
+    metrics = BotMetrics()
+    metrics.serve(args.metrics_host, args.metrics_port + (worker_index() or 0))
+    return metrics
 
 
 def make_source(args: argparse.Namespace) -> Source:
@@ -261,10 +295,8 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         ends = args.play is not None and not args.loop
         if args.duration is None and not ends:
             parser.error("--duration is required unless --play FILE (without --loop) is given")
-    for flag in ("report", "junit"):
-        path = getattr(args, flag, None)
-        if path is not None and not os.access(path.parent, os.W_OK):
-            parser.error(f"--{flag} {path}: cannot write to {path.parent}")
+    if args.command == "call":
+        qa_options.check(parser, args)
     if args.record is not None:
         try:
             args.record.mkdir(parents=True, exist_ok=True)
@@ -279,6 +311,7 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
         resume_lag_ms=min(Limits.resume_lag_ms, args.max_lag_ms / 2),
         resume_cpu_percent=min(Limits.resume_cpu_percent, args.max_cpu * 0.8),
     )
+    metrics = start_metrics(args)
     agent = Agent(
         args.server,
         options,
@@ -287,7 +320,11 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
         max_calls=args.max_calls,
         auto_accept=not args.manual,
         limits=limits,
+        on_call_end=None if metrics is None else metrics.call_ended,
+        wrap_up=args.wrap_up,
     )
+    if metrics is not None:
+        metrics.watch(lambda: agent.calls_in_progress, agent.admission)
     if args.speaker is None:
         return await serve(agent, manual=args.manual)
     from agent_bot.media.speaker import Speaker  # noqa: PLC0415 (PortAudio on demand)
@@ -329,18 +366,15 @@ async def run_call(args: argparse.Namespace, options: CallOptions, expect: Pcm |
         name=args.name,
     )
     replay = Replay(
-        Thresholds(
-            min_mos=args.min_mos,
-            min_correlation=args.min_correlation,
-            max_delay_ms=args.max_delay_ms,
-            max_caller_lag_ms=args.max_caller_lag_ms,
-        ),
-        Progress(args.calls),
-        expect=expect,
-        echo=not args.silence,
-        capture_seconds=args.capture_seconds,
+        qa_options.replay_plan(args, expect), Progress(args.calls), qa_options.outputs(args)
     )
-    dialer = Dialer(args.server, options, plan, observer=replay)
+    metrics = start_metrics(args)
+    dialer = Dialer(
+        args.server, options, plan, observer=replay,
+        on_call_end=None if metrics is None else metrics.call_ended,
+    )  # fmt: skip
+    if metrics is not None:
+        metrics.watch(lambda: dialer.calls_in_progress)
     placing = asyncio.create_task(dialer.run())
     stop = asyncio.create_task(wait_for_signal())
     await asyncio.wait([placing, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -349,15 +383,12 @@ async def run_call(args: argparse.Namespace, options: CallOptions, expect: Pcm |
         await dialer.stop()
     stop.cancel()
     await placing
-    outcomes = await replay.wait()
+    await replay.wait()
     try:
-        replay.write(args.report, args.junit)
+        return replay.conclude_run()
     except OSError as exc:
         logger.error("cannot write the report: %s", exc)
         return 1
-    failed = sum(not verdict.passed for _, verdict in outcomes)
-    logger.info("%d calls, %d passed, %d failed", len(outcomes), len(outcomes) - failed, failed)
-    return 1 if failed or not outcomes else 0
 
 
 async def wait_for_signal() -> None:
@@ -386,16 +417,22 @@ def list_devices() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if args.command == "desk":
+        from agent_bot.desk.cli import prepare  # noqa: PLC0415 (Textual on demand)
+
+        problems = prepare(args)
+    else:
+        logging.basicConfig(
+            level=args.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     if args.command == "devices":
         return list_devices()
     check(parser, args)
     try:
         source = make_source(args)
         expect = decode(args.expect) if getattr(args, "expect", None) else None
+        hold = hold_source(args)
     except (SourceError, ImportError) as exc:
         parser.exit(2, f"agent-bot: error: {exc}\n")
     if args.command == "answer" and args.workers:
@@ -410,11 +447,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         record_dir=args.record,
         connect_timeout=args.connect_timeout,
         media_timeout=args.media_timeout,
+        hold_source=hold,
     )
     try:
         if args.command == "answer":
             return asyncio.run(run_answer(args, options))
+        if args.command == "desk":
+            from agent_bot.desk.cli import run_desk  # noqa: PLC0415 (Textual on demand)
+
+            return run_desk(args, options, problems)
         return asyncio.run(run_call(args, options, expect))
+    except MetricsError as exc:
+        logger.error("%s", exc)
+        return 1
     finally:
         with contextlib.suppress(Exception):
             source.close()

@@ -1,7 +1,9 @@
 """The `--manual` console: the person at the desk accepts, rejects and hangs up calls.
 
 Commands, one per line on standard input (the call id may be left out when only one call
-fits): `accept [ID]`, `reject [ID]`, `hangup [ID]`, `calls`, `help`.
+fits): `accept [ID]`, `reject [ID]`, `hangup [ID]`, `hold [ID]`, `resume [ID]`, `mute [ID]`,
+`unmute [ID]`, `transfer [ID] NAME|queue`, `away`, `ready`, `calls`, `help`. The desk
+(`agent-bot desk`) drives the same `Agent` methods from its keys.
 """
 
 from __future__ import annotations
@@ -11,8 +13,14 @@ import sys
 from typing import Any, TextIO
 
 from agent_bot.agent import Agent
+from agent_bot.signaling import SignalingError
+from signaling_server.protocol import AgentState
 
-HELP = "commands: accept [ID] | reject [ID] | hangup [ID] | calls | help"
+HELP = (
+    "commands: accept [ID] | reject [ID] | hangup [ID] | hold [ID] | resume [ID] | mute [ID]"
+    " | unmute [ID] | transfer [ID] NAME|queue | away | ready | calls | help"
+)
+STATES = {"away": AgentState.AWAY, "ready": AgentState.AVAILABLE}
 
 
 class Console:
@@ -33,8 +41,19 @@ class Console:
         words = line.split()
         if not words:
             return
-        command, target = words[0].lower(), (words[1] if len(words) > 1 else None)
-        if command == "accept":
+        try:
+            await self._execute(words[0].lower(), words[1:])
+        except SignalingError as exc:
+            self.say(f"refused: {exc}")
+
+    async def _execute(self, command: str, args: list[str]) -> None:
+        target = args[0] if args else None
+        if command in STATES:
+            await self.agent.set_state(STATES[command])
+            self.say(f"state {self.agent.presence.state}")
+        elif command in ("hold", "resume", "mute", "unmute", "transfer"):
+            await self._in_call(command, args)
+        elif command == "accept":
             call_id = self._pick(target, self.agent.ringing, "ringing")
             if call_id is not None:
                 call = await self.agent.accept(call_id)
@@ -56,6 +75,26 @@ class Console:
                 self.say(f"active   {call_id}  with {call.report.peer_name}")
         else:
             self.say(HELP)
+
+    async def _in_call(self, command: str, args: list[str]) -> None:
+        """hold / resume / mute / unmute [ID]; transfer [ID] NAME."""
+        if command == "transfer":
+            if not args:
+                self.say("transfer [ID] NAME|queue")
+                return
+            args, to = args[:-1], args[-1]
+        call_id = self._pick(args[0] if args else None, self.agent.calls, "in progress")
+        if call_id is None:
+            return
+        if command == "transfer":
+            await self.agent.transfer(call_id, to)
+            self.say(f"transferring {call_id} to {to}")
+        elif command in ("hold", "resume"):
+            await self.agent.hold(call_id, command == "hold")
+            self.say(f"{'held' if command == 'hold' else 'resumed'} {call_id}")
+        else:
+            self.agent.mute(call_id, command == "mute")
+            self.say(f"{command}d {call_id}")
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,11 +59,14 @@ class Dialer:
         plan: DialPlan,
         *,
         observer: DialObserver | None = None,
+        on_call_end: Callable[[CallReport], None] | None = None,
     ) -> None:
         self.server_urls = server_urls
         self.options = options
         self.plan = plan
         self.observer = observer
+        self.on_call_end = on_call_end
+        """Called with each call's report when it ends or fails (the metrics)."""
         self._stopping = asyncio.Event()
         self._calls: set[Call] = set()
 
@@ -82,6 +86,8 @@ class Dialer:
                 )
             if self.observer is not None:
                 self.observer.finished(report)
+            if self.on_call_end is not None:
+                self.on_call_end(report)
             return report
 
         lag = asyncio.create_task(self._track_lag())
@@ -96,6 +102,11 @@ class Dialer:
             return list(await asyncio.gather(*tasks))
         finally:
             lag.cancel()
+
+    @property
+    def calls_in_progress(self) -> int:
+        """Calls answered and not yet over."""
+        return len(self._calls)
 
     async def stop(self) -> None:
         """Start no more calls and hang up those in progress."""

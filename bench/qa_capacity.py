@@ -1,11 +1,18 @@
-"""QA run capacity: the largest N with every call passing at concurrency N against one echo bot.
+"""QA run capacity, scoring on and off: the largest N with every call passing at concurrency N
+against one echo bot, and what each scorer costs per call-minute.
 
     ./run bench qa_capacity [--steps 5,10,20,30,40] [--duration 10] [--ramp 5] [--nice -10]
+                            [--scoring both|on|off]
 
-Starts a signaling server and one `agent-bot answer --echo` process, then for each N runs
-`agent-bot call --calls N --concurrency N --ramp R` with the QA thresholds and prints, per N: calls
-passed, delay and MOS percentiles, and the CPU (share of one core) of the caller and of the
-bot during the run, read from /proc. Stops after the first N where a call fails. On a machine
+First scores one minute of the sample (through libopus) with each scorer in this process,
+after a warm-up, and prints the CPU seconds each costs per call-minute. Then starts a
+signaling server and one `agent-bot answer --echo` process and, for each scoring mode (on:
+the default `--scoring auto`, i.e. ViSQOL against the reference; off: `--scoring off`), for
+each N runs `agent-bot call --calls N --concurrency N --ramp R` with the QA thresholds and
+prints, per N: calls passed, delay and MOS percentiles, and the CPU (share of one core) of the
+caller (with its scoring workers) and of the bot during the run. The modes take turns at each
+N; each stops after its first N where a call fails; the last line gives both largest N and
+their ratio. On a machine
 shared with other work, `--nice -10` (as root) keeps the figures about this tool, not the others.
 """
 
@@ -76,30 +83,59 @@ class Step:
     """Share of one core used by the caller, over the run."""
     bot_cpu: float
     failures: list[dict[str, str]]
+    floor_only: int
+    """Calls that failed only a score floor (e.g. MOS-LQO < 3): what scoring adds to the checks."""
+
+
+def scorer_costs(seconds: float = 60.0) -> dict[str, float]:
+    """CPU seconds each scorer takes for `seconds` of call audio (after one warm-up each)."""
+    import numpy as np  # noqa: PLC0415 (bench-only, heavy)
+
+    from agent_bot.qa.scoring import SCORERS, ScoringJob, score  # noqa: PLC0415
+    from tests.qa.signals import opus_round_trip, read_wav  # noqa: PLC0415
+
+    reference = np.resize(read_wav(SAMPLE), round(seconds * 48_000)).astype(np.int16)
+    received = opus_round_trip(reference)
+    costs = {}
+    for name in SCORERS:
+        job = ScoringJob("bench", (name,), received, reference, 6.5)
+        score(ScoringJob("warm-up", (name,), received[:480_000], reference[:480_000], 6.5))
+        began = time.process_time()
+        (result,) = score(job)
+        costs[name] = (time.process_time() - began) * 60 / seconds
+        print(f"  {name:<9} {result.label:<11} {costs[name]:5.2f} s CPU per call-minute "
+              f"(value {result.value})")  # fmt: skip
+    return costs
 
 
 def run_step(
-    url: str, bot: int, calls: int, *, duration: float, ramp: float, work: Path, nice: int
-) -> Step:
-    report = work / f"report-{calls}.json"
+    url: str, bot: int, calls: int, *, duration: float, ramp: float, work: Path, nice: int,
+    scoring: str,
+) -> Step:  # fmt: skip
+    report = work / f"report-{scoring}-{calls}.json"
     bot_before = cpu_seconds(bot)
     began = time.monotonic()
     caller = start(
         ["agent_bot", "call", "--server", url, "--play", str(SAMPLE), "--calls", str(calls),
          "--concurrency", str(calls), "--ramp", str(ramp), "--duration", str(duration),
-         "--report", str(report),
+         "--report", str(report), "--scoring", "auto" if scoring == "on" else "off",
          *THRESHOLDS],
-        work / f"call-{calls}.log", nice,
+        work / f"call-{scoring}-{calls}.log", nice,
     )  # fmt: skip
-    caller_cpu = 0.0
-    while caller.poll() is None:
-        caller_cpu = cpu_seconds(caller.pid)
-        time.sleep(0.2)
+    # wait4: the caller's CPU including its scoring workers (reaped by it before it exits)
+    _, _, usage = os.wait4(caller.pid, 0)
+    caller.returncode = 0
+    caller_cpu = usage.ru_utime + usage.ru_stime
     wall = time.monotonic() - began
     bot_cpu = cpu_seconds(bot) - bot_before
     if not report.exists():
         sys.exit(f"qa_capacity: no report for N={calls}; see {work}/call-{calls}.log")
-    summary = json.loads(report.read_text())["summary"]
+    data = json.loads(report.read_text())
+    summary = data["summary"]
+    floor_only = sum(
+        bool(fs) and all(f["check"] == "score" for f in fs)
+        for fs in (c["verdict"]["failures"] for c in data["calls"])
+    )
     return Step(
         calls=calls,
         passed=summary["passed"],
@@ -109,7 +145,37 @@ def run_step(
         caller_cpu=caller_cpu / wall,
         bot_cpu=bot_cpu / wall,
         failures=summary["failures"],
+        floor_only=floor_only,
     )
+
+
+def capacity(
+    url: str, bot: int, steps: list[int], args: argparse.Namespace, work: Path, *,
+    modes: tuple[str, ...],
+) -> dict[str, int]:  # fmt: skip
+    """The largest N of `steps` with every call passing, per scoring mode; the modes take
+    turns at each N, so both meet the same load from the rest of the machine."""
+    print(" mode  N  passed  delay p50/p90 ms  MOS p50  caller CPU  bot CPU  (% of one core)")
+    best = dict.fromkeys(modes, 0)
+    running = list(modes)
+    for calls in steps:
+        for scoring in list(running):
+            step = run_step(url, bot, calls, duration=args.duration, ramp=args.ramp,
+                            work=work, nice=args.nice, scoring=scoring)  # fmt: skip
+            print(
+                f"{scoring:>4} {calls:>3}  {step.passed:>3}/{calls:<3} {step.delay_p50 or 0:>7.0f}/"
+                f"{step.delay_p90 or 0:<7.0f}  {step.mos_p50 or 0:>7.2f}  "
+                f"{100 * step.caller_cpu:>8.0f} %  {100 * step.bot_cpu:>5.0f} %"
+            )
+            if step.passed != calls:
+                print(f"     {step.floor_only} of the {calls - step.passed} failed only a score "
+                      f"floor; first failures: {step.failures[:3]}")  # fmt: skip
+                running.remove(scoring)
+            else:
+                best[scoring] = calls
+        if not running:
+            break
+    return best
 
 
 def main() -> None:
@@ -118,7 +184,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per call")
     parser.add_argument("--ramp", type=float, default=5.0, help="calls started per second")
     parser.add_argument("--nice", type=int, default=0, help="niceness of every process run")
+    parser.add_argument("--scoring", choices=("both", "on", "off"), default="both")
     args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    print("scoring cost (this process, one thread):")
+    scorer_costs()
     steps = [int(n) for n in args.steps.split(",")]
     work = Path(tempfile.mkdtemp(prefix="qa-capacity-"))
     port = free_port()
@@ -140,28 +210,12 @@ def main() -> None:
             f"logs in {work}; {os.cpu_count()} CPUs; calls of {args.duration:.0f} s "
             f"started at {args.ramp:g}/s"
         )
-        print("  N  passed  delay p50/p90 ms  MOS p50  caller CPU  bot CPU  (CPU: % of one core)")
-        best = 0
-        for calls in steps:
-            step = run_step(
-                url,
-                bot.pid,
-                calls,
-                duration=args.duration,
-                ramp=args.ramp,
-                work=work,
-                nice=args.nice,
-            )
-            print(
-                f"{calls:>3}  {step.passed:>3}/{calls:<3} {step.delay_p50 or 0:>7.0f}/"
-                f"{step.delay_p90 or 0:<7.0f}  {step.mos_p50 or 0:>7.2f}  "
-                f"{100 * step.caller_cpu:>8.0f} %  {100 * step.bot_cpu:>5.0f} %"
-            )
-            if step.passed != calls:
-                print(f"     first failures: {step.failures[:3]}")
-                break
-            best = calls
-        print(f"largest N with every call passing: {best}")
+        modes = ("on", "off") if args.scoring == "both" else (args.scoring,)
+        best = capacity(url, bot.pid, steps, args, work, modes=modes)
+        print("largest N with every call passing: "
+              + ", ".join(f"scoring {mode} {n}" for mode, n in best.items())
+              + (f"; on/off {best['on'] / best['off']:.2f}" if len(best) == 2 and best["off"]
+                 else ""))  # fmt: skip
     finally:
         for proc in (bot, server):
             proc.terminate()

@@ -7,8 +7,6 @@ between Socket.IO and it.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 import secrets
 import time
@@ -22,18 +20,19 @@ import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
+from signaling_server.auth import Authenticator
 from signaling_server.config import Settings
+from signaling_server.controlevents import CONTROL_EVENTS, Operation
 from signaling_server.metrics import Metrics
+from signaling_server.origins import OriginPolicy
 from signaling_server.outcome import Outcome
 from signaling_server.pairing import Pairing
 from signaling_server.protocol import (
     MAX_MESSAGE_BYTES,
     RELAYED,
     AgentAuth,
-    AgentStatus,
     CallRef,
     CallRequest,
-    CustomerAuth,
     ErrorCode,
     Event,
     Hangup,
@@ -89,25 +88,21 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
                      type(exc).__name__, exc)  # fmt: skip
 
 
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 class SignalingServer:
     """Socket.IO + HTTP on one aiohttp application."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.auth = Authenticator(settings)
+        self.origins = OriginPolicy(settings.allowed_origins)
         # async_handlers=False: a connection's events are handled one after the other, in the
         # order sent (an offer is relayed before the candidates that follow it).
         options: dict[str, Any] = {
             "async_mode": "aiohttp",
             "max_http_buffer_size": MAX_MESSAGE_BYTES,
             "async_handlers": False,
+            "cors_allowed_origins": self.origins.socketio_option(),
         }
         # with Redis: this node's heartbeat and clients, so others can clean up after a crash
         self.nodes: NodeRegistry | None = None
@@ -121,7 +116,7 @@ class SignalingServer:
             self.nodes = NodeRegistry(redis, settings.node_ttl)
             options["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
             options["transports"] = ["websocket"]
-        self.sio = SocketServer(partial(self.metrics.inc, "malformed_packets_total"), **options)
+        self.sio = SocketServer(self.metrics.malformed.inc, **options)
         self._sessions: dict[str, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -132,8 +127,9 @@ class SignalingServer:
             Event.CALL_REJECT: self._call_reject,
             Event.HANGUP: self._hangup,
             Event.CALL_CONNECTED: self._call_connected,
-            Event.AGENT_STATUS: self._agent_status,
         }
+        for control, operation in CONTROL_EVENTS.items():  # v1.1: state, hold, transfer
+            handlers[control] = partial(self._control, operation)
         for event in RELAYED:
             handlers[Event(event)] = partial(self._relay, Event(event))
         for event, handler in handlers.items():
@@ -144,7 +140,7 @@ class SignalingServer:
 
     def app(self) -> web.Application:
         """The aiohttp application: Socket.IO at /socket.io/, the page, config, health, metrics."""
-        app = web.Application()
+        app = web.Application(middlewares=[self.origins.middleware])
         self.sio.attach(app)
         app.router.add_get("/config", self._config)
         app.router.add_get("/healthz", self._healthz)
@@ -242,12 +238,12 @@ class SignalingServer:
             return error_ack(ErrorCode.UNKNOWN_EVENT, "'connect' is reserved")
         environ, auth = args[0], (args[1] if len(args) > 1 else None)
         try:
-            parsed = self._authenticate(environ, auth)
+            admitted = self.auth.admit(environ, auth)
         except socketio.exceptions.ConnectionRefusedError as exc:
-            self.metrics.inc("connections_refused_total")
+            self.metrics.refused.inc()
             log.info("connection %s refused: %s", sid, exc.error_args["message"])
             raise
-        role = Role(parsed.role)
+        role, parsed, identity = admitted.role, admitted.auth, admitted.identity
         try:
             if self.nodes is not None:
                 # listed first: if this node dies from here on, another cleans up the client
@@ -255,51 +251,26 @@ class SignalingServer:
             if isinstance(parsed, AgentAuth):
                 await self.pairing.add_agent(
                     sid,
-                    parsed.name,
-                    parsed.maxCalls,
+                    admitted.name,
+                    admitted.max_calls,
                     reports_connected=parsed.reportsConnected,
                     replaces=parsed.replaces,
+                    identity=identity,
+                    queue_updates=parsed.queueUpdates,
                 )
                 # The client learns it is connected after this handler returns: ring it after.
                 self._spawn(self.pairing.dispatch)
             else:
-                await self.pairing.add_customer(sid, parsed.name)
+                await self.pairing.add_customer(sid, admitted.name, identity)
         except Exception:
             log.exception("connection %s: registering the %s failed", sid, role)
             raise socketio.exceptions.ConnectionRefusedError("internal error") from None
         bucket = TokenBucket(self.settings.rate, self.settings.burst)
-        self._sessions[sid] = Session(sid, role, parsed.name, bucket)
-        self.metrics.inc("connections_total", role=role)
-        log.info("%s %s connected: %r", role, sid, parsed.name)
+        self._sessions[sid] = Session(sid, role, admitted.name, bucket)
+        self.metrics.connections.labels(role).inc()
+        log.info("%s %s connected: %r%s", role, sid, admitted.name,
+                 f" (token sub {identity.sub!r})" if identity else "")  # fmt: skip
         return True
-
-    def _authenticate(self, environ: dict[str, Any], auth: Any) -> AgentAuth | CustomerAuth:
-        role = auth.get("role") if isinstance(auth, dict) else None
-        if role not in (Role.AGENT, Role.CUSTOMER):
-            raise socketio.exceptions.ConnectionRefusedError(
-                "auth must be an object with role 'agent' or 'customer'"
-            )
-        schema: type[AgentAuth | CustomerAuth] = AgentAuth if role == Role.AGENT else CustomerAuth
-        try:
-            parsed = parse(schema, auth)
-        except ProtocolError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"invalid auth: {exc.message}"
-            ) from None
-        if isinstance(parsed, AgentAuth):
-            expected = self.settings.agent_token
-            if expected is None:
-                request = environ.get("aiohttp.request")
-                remote = request.remote if request is not None else None
-                if not _is_loopback(remote):
-                    raise socketio.exceptions.ConnectionRefusedError(
-                        "agents are accepted only from loopback: the server has no agent token"
-                    )
-            elif parsed.token is None or not hmac.compare_digest(
-                parsed.token.encode(), expected.encode()
-            ):
-                raise socketio.exceptions.ConnectionRefusedError("invalid agent token")
-        return parsed
 
     async def _disconnect(self, sid: str, *args: Any) -> Ack | None:
         if self.sio.manager.is_connected(sid, NAMESPACE):
@@ -344,12 +315,12 @@ class SignalingServer:
                 )
             return ok_ack(**await handler(session, args[0] if args else None))
         except ProtocolError as exc:
-            self.metrics.inc("errors_total", code=exc.code)
+            self.metrics.errors.labels(exc.code).inc()
             level = logging.DEBUG if exc.code is ErrorCode.RATE_LIMITED else logging.INFO
             log.log(level, "%.64r from %s refused: %s: %s", event, sid, exc.code, exc.message)
             return exc.ack()
         except Exception:
-            self.metrics.inc("errors_total", code=ErrorCode.INTERNAL)
+            self.metrics.errors.labels(ErrorCode.INTERNAL).inc()
             log.exception("%s from %s failed", event, sid)
             return error_ack(ErrorCode.INTERNAL, "internal error (logged by the server)")
 
@@ -370,7 +341,7 @@ class SignalingServer:
     async def _call_request(self, session: Session, data: Any) -> dict[str, Any]:
         request = parse(CallRequest, data)
         outcome = await self.pairing.request_call(session.sid, request.offerer)
-        self.metrics.inc("calls_total")
+        self.metrics.calls.inc()
         return await self._deliver(outcome)
 
     async def _call_accept(self, session: Session, data: Any) -> dict[str, Any]:
@@ -394,12 +365,11 @@ class SignalingServer:
             await self.pairing.connected(session.sid, parse(CallRef, data).callId)
         )
 
-    async def _agent_status(self, session: Session, data: Any) -> dict[str, Any]:
-        return await self._deliver(
-            await self.pairing.set_available(session.sid, parse(AgentStatus, data).available)
-        )
+    async def _control(self, operation: Operation, session: Session, data: Any) -> dict[str, Any]:
+        return await self._deliver(await operation(self.pairing, session.sid, data))
 
     async def _relay(self, event: Event, session: Session, data: Any) -> dict[str, Any]:
+        started = time.perf_counter()
         message = parse(RELAYED[event], data)
         call_id = await self.pairing.route(session.sid, message.targetUserId, message.callId)
         field = "candidate" if event is Event.ICE_CANDIDATE else str(event)
@@ -408,7 +378,8 @@ class SignalingServer:
             {field: data[field], "userId": session.sid, "callId": call_id},
             to=message.targetUserId,
         )
-        self.metrics.inc("relayed_messages_total", event=event)
+        self.metrics.relayed.labels(event).inc()
+        self.metrics.relay.labels(event).observe(time.perf_counter() - started)
         log.debug("call %s: %s relayed %s -> %s", call_id, event, session.sid, message.targetUserId)
         return {"callId": call_id}
 
@@ -416,10 +387,11 @@ class SignalingServer:
 
     async def _deliver(self, outcome: Outcome) -> dict[str, Any]:
         """Send an operation's messages, start its ring timers; return its ack's fields."""
-        if outcome.accepted:
-            self.metrics.inc("calls_accepted_total", outcome.accepted)
+        self.metrics.accepted.inc(outcome.accepted)
         for reason in outcome.ended:
-            self.metrics.inc("calls_ended_total", reason=reason)
+            self.metrics.ended.labels(reason).inc()
+        for timing in outcome.timings:
+            self.metrics.observe(timing)
         for ring in outcome.rings:
             asyncio.get_running_loop().call_later(
                 self.settings.ring_timeout,
@@ -487,16 +459,16 @@ class SignalingServer:
             }
         )
 
-    async def _metrics(self, request: web.Request) -> web.Response:
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
         stats = await self.pairing.stats()
         roles = [s.role for s in self._sessions.values()]
-        text = self.metrics.render(
+        return await self.metrics.expose(
+            request,
             {
-                "agents_connected": ("Agents connected", roles.count(Role.AGENT)),
-                "customers_connected": ("Customers connected", roles.count(Role.CUSTOMER)),
-                "calls_active": ("Calls accepted and not ended", stats.active),
-                "calls_ringing": ("Calls ringing at an agent", stats.ringing),
-                "queue_length": ("Calls waiting for a free agent", stats.queued),
-            }
+                "agents_connected": roles.count(Role.AGENT),
+                "customers_connected": roles.count(Role.CUSTOMER),
+                "calls_active": stats.active,
+                "calls_ringing": stats.ringing,
+                "queue_length": stats.queued,
+            },
         )
-        return web.Response(text=text, content_type="text/plain", charset="utf-8")

@@ -15,7 +15,10 @@ from aiohttp import web
 from signaling_server.app import SignalingServer
 from signaling_server.config import Settings
 from signaling_server.iceservers import IceServer, parse_ice_url
+from signaling_server.origins import parse_origin
 from signaling_server.stores.liveness import NODE_TTL, detection_bound
+from signaling_server.token_cli import add_key_flags, token_keys
+from signaling_server.token_cli import main as token_main
 from signaling_server.turn import DEFAULT_TTL, TurnMinter
 
 log = logging.getLogger(__name__)
@@ -56,9 +59,17 @@ def turn_url(text: str) -> IceServer:
     return server
 
 
+def origin_url(text: str) -> str:
+    """`--allowed-origin`: scheme://host[:port], normalised."""
+    try:
+        return parse_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _env_urls(
-    parser: argparse.ArgumentParser, name: str, convert: Callable[[str], IceServer]
-) -> tuple[IceServer, ...]:
+    parser: argparse.ArgumentParser, name: str, convert: Callable[[str], T]
+) -> tuple[T, ...]:
     """Comma-separated URLs from environment variable `name`; a bad one is a usage error."""
     urls = [url.strip() for url in os.environ.get(name, "").split(",")]
     try:
@@ -185,6 +196,26 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         help="with --redis: a node whose heartbeat is this old is dead and another node "
         "ends its clients' calls (env SIGNALING_NODE_TTL; default %(default)s)",
     )
+    add(
+        "--allowed-origin",
+        action="append",
+        dest="allowed_origins",
+        type=origin_url,
+        metavar="URL",
+        help="a web origin (https://app.example.com) whose pages may use the server besides "
+        "its own: Socket.IO and the widget's routes, repeatable (env "
+        "SIGNALING_ALLOWED_ORIGINS, comma-separated; default: same origin only)",
+    )
+    add(
+        "--customer-auth",
+        choices=("required", "optional", "off"),
+        default=_env(parser, "SIGNALING_CUSTOMER_AUTH", str, "off"),
+        help="customers' signed tokens: required, optional (verified when sent) or off "
+        "(ignored; anonymous customers) (env SIGNALING_CUSTOMER_AUTH; default %(default)s)",
+    )
+    add_key_flags(parser, private=False)
+    if argv is None:
+        argv = sys.argv[1:]
     args = parser.parse_args(argv)
     if args.burst < 1:
         parser.error("--burst must be at least 1")
@@ -194,6 +225,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         parser.error("--turn-url needs --turn-secret (the credentials are minted with it)")
     if args.turn_secret and not turn_urls:
         parser.error("--turn-secret needs at least one --turn-url")
+    origins = args.allowed_origins or _env_urls(parser, "SIGNALING_ALLOWED_ORIGINS", origin_url)
+    keys = token_keys(parser, args, private=False)
+    if args.customer_auth not in ("required", "optional", "off"):
+        parser.error(f"invalid value for SIGNALING_CUSTOMER_AUTH: {args.customer_auth!r}")
+    if args.customer_auth != "off" and not keys.configured:
+        parser.error("--customer-auth needs --jwt-secret or --jwt-public-key to verify tokens")
     return Settings(
         host=args.host,
         port=args.port,
@@ -209,6 +246,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         log_level=args.log_level,
         redis_url=args.redis_url or None,
         node_ttl=args.node_ttl,
+        allowed_origins=tuple(origins),
+        token_keys=keys,
+        customer_auth=args.customer_auth,
     )
 
 
@@ -228,6 +268,9 @@ def tune_gc() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["token"]:
+        sys.exit(token_main(argv[1:]))
     settings = parse_args(argv)
     logging.basicConfig(
         level=settings.log_level,
@@ -236,8 +279,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     server = SignalingServer(settings)
     tune_gc()
-    if settings.agent_token is None:
+    keys = settings.token_keys
+    if settings.agent_token is None and not keys.configured:
         log.warning("no agent token configured: agents are accepted only from loopback addresses")
+    log.info(
+        "signed tokens %s; customer tokens %s; allowed origins: %s",
+        keys.describe() if keys.configured else "not configured",
+        settings.customer_auth,
+        ", ".join(settings.allowed_origins) or "same origin only",
+    )
     log.info(
         "listening on http://%s:%d (ring timeout %gs, rate %g/s burst %g, ICE servers %s, "
         "TURN credentials %s, state %s)",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from signaling_server.iceservers import IceServer
 from signaling_server.stores.liveness import NODE_TTL
+from signaling_server.tokens import TokenKeys
 from signaling_server.turn import DEFAULT_TTL
 
 
@@ -31,3 +33,9 @@ class Settings:
     redis_url: str | None = None
     # with Redis: seconds after which a node that stopped refreshing its heartbeat is dead
     node_ttl: float = NODE_TTL
+    # web origins besides the server's own that may use it from a browser (the widget)
+    allowed_origins: tuple[str, ...] = ()
+    # what verifies signed tokens (JWT); unconfigured: no signed tokens
+    token_keys: TokenKeys = field(default_factory=TokenKeys)
+    # customers: a signed token is required, optional (verified when sent), or off (ignored)
+    customer_auth: Literal["required", "optional", "off"] = "off"

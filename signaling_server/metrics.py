@@ -1,56 +1,102 @@
-"""Counters of the signaling server, rendered in the Prometheus text format."""
+"""The signaling server's Prometheus metrics, kept and exposed by `prometheus_client`.
+
+Names are those of the hand-written exposition this replaced (`signaling_*`), plus
+histograms of call set-up, queue wait, call duration and relay handling time, and the
+process / Python collectors (`process_*`, `python_*`). One registry per server.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import ClassVar
+from aiohttp import web
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from signaling_server.outcome import Timing, TimingName
+from signaling_server.prometheus import Declare
+from signaling_server.protocol import RELAYED, EndReason, ErrorCode, Role
 
 PREFIX = "signaling"
-
-
-def _labels(key: tuple[tuple[str, str], ...]) -> str:
-    return "{" + ",".join(f'{name}="{value}"' for name, value in key) + "}" if key else ""
+SETUP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600)
+RELAY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
 class Metrics:
-    """Monotonic counters; gauges are passed in at render time (they live in the store)."""
-
-    HELP: ClassVar[dict[str, str]] = {
-        "connections_total": "Socket.IO connections accepted, by role",
-        "connections_refused_total": "Socket.IO connections refused at authentication",
-        "calls_total": "Calls requested by customers",
-        "calls_accepted_total": "Calls accepted by an agent",
-        "calls_ended_total": "Calls ended, by reason",
-        "relayed_messages_total": "offer/answer/ice-candidate messages relayed, by event",
-        "errors_total": "Refused events, by error code",
-        "malformed_packets_total": "Socket.IO packets dropped because they could not be decoded",
-    }
+    """Counters and histograms updated as events happen; gauges set from the store per scrape."""
 
     def __init__(self) -> None:
-        self._counters: dict[str, Counter[tuple[tuple[str, str], ...]]] = {
-            name: Counter() for name in self.HELP
+        declare = Declare(PREFIX)
+        self.registry = declare.registry
+        counter, gauge = declare.counter, declare.gauge
+
+        self.connections = counter("connections_total", "Socket.IO connections accepted, by role",
+                                   "role")  # fmt: skip
+        self.refused = counter("connections_refused_total",
+                               "Socket.IO connections refused at authentication")  # fmt: skip
+        self.calls = counter("calls_total", "Calls requested by customers")
+        self.accepted = counter("calls_accepted_total", "Calls accepted by an agent")
+        self.ended = counter("calls_ended_total", "Calls ended, by reason", "reason")
+        self.relayed = counter(
+            "relayed_messages_total", "offer/answer/ice-candidate messages relayed, by event",
+            "event",
+        )  # fmt: skip
+        self.errors = counter("errors_total", "Refused events, by error code", "code")
+        self.malformed = counter(
+            "malformed_packets_total", "Socket.IO packets dropped because they could not be decoded"
+        )
+        for role in Role:
+            self.connections.labels(role)
+        for reason in EndReason:
+            self.ended.labels(reason)
+        for event in RELAYED:
+            self.relayed.labels(event)
+        for code in ErrorCode:
+            self.errors.labels(code)
+        self.gauges = {
+            name: gauge(name, doc)
+            for name, doc in (
+                ("agents_connected", "Agents connected to this node"),
+                ("customers_connected", "Customers connected to this node"),
+                ("calls_active", "Calls accepted and not ended"),
+                ("calls_ringing", "Calls ringing at an agent"),
+                ("queue_length", "Calls waiting for a free agent"),
+            )
         }
+        self.setup = declare.histogram(
+            "call_setup_seconds",
+            "From the call request to the agent's accept (stage=accepted), and to the first "
+            "call-connected report of a party (stage=connected)",
+            SETUP_BUCKETS, "stage",
+        )  # fmt: skip
+        self.queue_wait = declare.histogram(
+            "queue_wait_seconds", "From the call request until the call first rang at an agent",
+            SETUP_BUCKETS,
+        )  # fmt: skip
+        self.duration = declare.histogram(
+            "call_duration_seconds", "Accepted calls: from the accept to the end",
+            DURATION_BUCKETS,
+        )  # fmt: skip
+        self.relay = declare.histogram(
+            "relay_seconds",
+            "Server-side handling time of one relayed message (validation, route, emit)",
+            RELAY_BUCKETS, "event",
+        )  # fmt: skip
+        for stage in (TimingName.ACCEPTED, TimingName.CONNECTED):
+            self.setup.labels(stage)
+        for event in RELAYED:
+            self.relay.labels(event)
+        self._expose = make_aiohttp_handler(self.registry)
 
-    def inc(self, name: str, amount: int = 1, **labels: str) -> None:
-        self._counters[name][tuple(sorted(labels.items()))] += amount
+    def observe(self, timing: Timing) -> None:
+        """One timing from a pairing operation's outcome."""
+        if timing.name is TimingName.QUEUE_WAIT:
+            self.queue_wait.observe(timing.seconds)
+        elif timing.name is TimingName.DURATION:
+            self.duration.observe(timing.seconds)
+        else:
+            self.setup.labels(timing.name).observe(timing.seconds)
 
-    def value(self, name: str, **labels: str) -> int:
-        return self._counters[name][tuple(sorted(labels.items()))]
-
-    def render(self, gauges: dict[str, tuple[str, float]]) -> str:
-        """Prometheus text exposition; `gauges` maps name -> (help, value)."""
-        lines: list[str] = []
-        for name, (help_text, value) in gauges.items():
-            lines += [
-                f"# HELP {PREFIX}_{name} {help_text}",
-                f"# TYPE {PREFIX}_{name} gauge",
-                f"{PREFIX}_{name} {value:g}",
-            ]
-        for name, help_text in self.HELP.items():
-            lines += [f"# HELP {PREFIX}_{name} {help_text}", f"# TYPE {PREFIX}_{name} counter"]
-            samples = self._counters[name]
-            if not samples:
-                lines.append(f"{PREFIX}_{name} 0")
-            for key, count in sorted(samples.items()):
-                lines.append(f"{PREFIX}_{name}{_labels(key)} {count}")
-        return "\n".join(lines) + "\n"
+    async def expose(self, request: web.Request, gauges: dict[str, float]) -> web.StreamResponse:
+        """The Prometheus exposition (text, or OpenMetrics when asked), gauges set first."""
+        for name, value in gauges.items():
+            self.gauges[name].set(value)
+        return await self._expose(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from signaling_server.protocol import EndReason, Event
@@ -25,6 +26,25 @@ class Ring:
     agent: str
 
 
+class TimingName(StrEnum):
+    ACCEPTED = "accepted"
+    """From the call request to the agent's accept."""
+    CONNECTED = "connected"
+    """From the call request to the first `call-connected` report."""
+    QUEUE_WAIT = "queue_wait"
+    """From the call request until the call first rings at an agent."""
+    DURATION = "duration"
+    """An accepted call, from the accept to its end."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """A duration a pairing operation measured (for the metrics' histograms)."""
+
+    name: TimingName
+    seconds: float
+
+
 @dataclass
 class Outcome:
     ack: dict[str, Any] = field(default_factory=dict)
@@ -36,6 +56,7 @@ class Outcome:
     ended: list[EndReason] = field(default_factory=list)
     # queued calls whose position the caller learns from `ack` (no `call-queued` for them)
     quiet: set[str] = field(default_factory=set)
+    timings: list[Timing] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from signaling_server.outcome import Emit, Outcome, Ring, Stats
+from signaling_server.callcontrol import CallControl, call_as_offered
+from signaling_server.identity import Identity
+from signaling_server.outcome import Emit, Outcome, Ring, Stats, Timing, TimingName
 from signaling_server.protocol import (
+    AgentState,
     EndReason,
     ErrorCode,
     Event,
@@ -28,8 +31,11 @@ from signaling_server.stores.base import Agent, Call, CallState, Customer, Pairi
 log = logging.getLogger(__name__)
 
 
-class Pairing:
-    """Who talks to whom. Operations are serialised by the store's lock."""
+class Pairing(CallControl):
+    """Who talks to whom. Operations are serialised by the store's lock.
+
+    Hold and transfer (`callcontrol.py`) are mixed in.
+    """
 
     def __init__(
         self,
@@ -51,21 +57,28 @@ class Pairing:
         *,
         reports_connected: bool = False,
         replaces: str | None = None,
+        identity: Identity | None = None,
+        queue_updates: bool = False,
     ) -> None:
         """Register an agent; call `dispatch` once it can receive messages.
 
         `replaces`: the sid the same agent had before it reconnected (through another node,
-        when its node died). If that registration is still here under the same name, the
-        new one takes over its active calls, so they can still be hung up and relayed; its
-        ringing calls are offered again.
+        when its node died). If that registration is still here under the same name and
+        the same token identity (`sub`; none for the shared token), the new one takes over
+        its active calls, so they can still be hung up and relayed; its ringing calls are
+        offered again.
         """
         agent = Agent(
-            sid, name, max_calls, idle_since=self._clock(), reports_connected=reports_connected
-        )
+            sid, name, max_calls, idle_since=self._clock(), reports_connected=reports_connected,
+            identity=identity, queue_updates=queue_updates,
+        )  # fmt: skip
         async with self._store.lock():
             previous = None if replaces is None else await self._store.get_agent(replaces)
             if previous is not None and previous.name == name and replaces != sid:
-                agent = await self._take_over(previous, agent)
+                if _sub(previous.identity) == _sub(identity):
+                    agent = await self._take_over(previous, agent)
+                else:
+                    log.warning("agent %s: may not replace %s: another identity", sid, replaces)
             await self._store.put_agent(agent)
 
     async def _take_over(self, previous: Agent, agent: Agent) -> Agent:
@@ -76,12 +89,15 @@ class Pairing:
             call = await self._store.get_call(call_id)
             if call is None:
                 continue
-            if call.state is CallState.ACTIVE:
+            if call.transfer_to == previous.sid:  # a transfer ringing here: it rings on
+                await self._store.put_call(replace(call, transfer_to=agent.sid))
+                active.add(call_id)
+            elif call.state is CallState.ACTIVE:
                 await self._store.put_call(replace(call, agent=agent.sid))
                 active.add(call_id)
             else:  # ringing at the old connection: in line again, where it was
                 await self._store.put_call(replace(call, state=CallState.QUEUED, agent=None))
-                await self._store.enqueue(call.id, call.created)
+                await self._store.enqueue(call.id, call.order)
         log.info("agent %s: replaces %s, taking over %d calls", agent.sid, previous.sid,
                  len(active))  # fmt: skip
         return replace(
@@ -97,8 +113,8 @@ class Pairing:
             await self._dispatch(out)
             return out
 
-    async def add_customer(self, sid: str, name: str) -> None:
-        await self._store.put_customer(Customer(sid, name))
+    async def add_customer(self, sid: str, name: str, identity: Identity | None = None) -> None:
+        await self._store.put_customer(Customer(sid, name, identity=identity))
 
     async def remove(self, sid: str) -> Outcome:
         """A client disconnected: end or re-offer its calls, forget it."""
@@ -110,7 +126,9 @@ class Pairing:
                 await self._store.delete_agent(sid)
                 for call_id in sorted(agent.calls):
                     call = await self._store.get_call(call_id)
-                    if call is None:
+                    if call is None or await self._fail_transfer(
+                        sid, call_id, EndReason.PEER_DISCONNECTED, out
+                    ):
                         continue
                     if call.state is CallState.RINGING:
                         await self._decline(call, out)
@@ -134,7 +152,10 @@ class Pairing:
                 raise ProtocolError(
                     ErrorCode.INVALID_STATE, f"you already have a call: {customer.call}"
                 )
-            call = Call(self._new_id(), sid, customer.name, offerer, created=self._clock())
+            call = Call(
+                self._new_id(), sid, customer.name, offerer, created=self._clock(),
+                customer_identity=customer.identity,
+            )  # fmt: skip
             await self._store.put_customer(replace(customer, call=call.id))
             await self._store.put_call(call)
             await self._store.enqueue(call.id, call.created)
@@ -156,9 +177,13 @@ class Pairing:
     async def accept(self, sid: str, call_id: str) -> Outcome:
         async with self._transaction() as out:
             agent = await self._agent(sid)
+            if await self._take_transfer(agent, call_id, out):
+                return out
             call = await self._ringing_at(agent, call_id)
-            await self._store.put_call(replace(call, state=CallState.ACTIVE))
+            now = self._clock()
+            await self._store.put_call(replace(call, state=CallState.ACTIVE, accepted_at=now))
             out.accepted = 1
+            out.timings.append(Timing(TimingName.ACCEPTED, now - call.created))
             if agent.reports_connected:
                 out.deadlines.append(call.id)
             out.emits.append(
@@ -168,18 +193,17 @@ class Pairing:
                     {"callId": call.id, "agentId": sid, "agentName": agent.name},
                 )
             )
-            out.ack = {
-                "callId": call.id,
-                "customerId": call.customer,
-                "customerName": call.customer_name,
-                "offerer": call.offerer,
-            }
+            out.ack = call_as_offered(call)
             log.info("call %s: accepted by agent %s", call.id, sid)
             return out
 
     async def reject(self, sid: str, call_id: str) -> Outcome:
         async with self._transaction() as out:
-            call = await self._ringing_at(await self._agent(sid), call_id)
+            agent = await self._agent(sid)
+            out.ack = {"callId": call_id}
+            if await self._fail_transfer(sid, call_id, "rejected", out):
+                return out
+            call = await self._ringing_at(agent, call_id)
             log.info("call %s: rejected by agent %s", call.id, sid)
             await self._decline(call, out)
             await self._dispatch(out)
@@ -190,6 +214,13 @@ class Pairing:
         """The ring timer of `call_id` at `agent_sid` expired; a no-op if it was answered."""
         async with self._transaction() as out:
             call = await self._store.get_call(call_id)
+            if call is not None and call.transfer_to == agent_sid:
+                out.emits.append(
+                    Emit(agent_sid, Event.CALL_ENDED,
+                         {"callId": call.id, "reason": EndReason.RING_TIMEOUT})
+                )  # fmt: skip
+                await self._fail_transfer(agent_sid, call_id, EndReason.RING_TIMEOUT, out)
+                return out
             if call is None or call.state is not CallState.RINGING or call.agent != agent_sid:
                 return out
             log.info("call %s: agent %s did not answer in time", call.id, agent_sid)
@@ -227,6 +258,7 @@ class Pairing:
                 raise ProtocolError(ErrorCode.INVALID_STATE, f"call {call_id} is not accepted")
             if not call.connected:
                 await self._store.put_call(replace(call, connected=True))
+                out.timings.append(Timing(TimingName.CONNECTED, self._clock() - call.created))
                 log.info("call %s: connected (reported by %s)", call.id, sid)
             out.ack = {"callId": call.id}
             return out
@@ -243,12 +275,21 @@ class Pairing:
             return out
 
     async def set_available(self, sid: str, available: bool) -> Outcome:
+        """`agent-status {available}` (v1): available, or away."""
+        out = await self.set_state(sid, AgentState.AVAILABLE if available else AgentState.AWAY)
+        out.ack = {"available": available}
+        return out
+
+    async def set_state(self, sid: str, state: AgentState) -> Outcome:
+        """`agent-status {state}` (v1.1): only an available agent is offered calls."""
         async with self._transaction() as out:
             agent = await self._agent(sid)
-            await self._store.put_agent(replace(agent, available=available))
-            log.info("agent %s: %s", sid, "available" if available else "paused")
+            available = state is AgentState.AVAILABLE
+            await self._store.put_agent(replace(agent, available=available, state=state))
+            log.info("agent %s: %s", sid, state)
             await self._dispatch(out)
-            out.ack = {"available": available}
+            queued = len(await self._store.queue())
+            out.ack = {"available": available, "state": state, "queue": queued}
             return out
 
     async def route(self, sender: str, target: str, call_id: str | None) -> str:
@@ -300,18 +341,9 @@ class Pairing:
         agent = replace(agent, calls=agent.calls | {call.id})
         await self._store.put_agent(agent)
         await self._store.put_call(replace(call, state=CallState.RINGING, agent=agent.sid))
-        out.emits.append(
-            Emit(
-                agent.sid,
-                Event.INCOMING_CALL,
-                {
-                    "callId": call.id,
-                    "customerId": call.customer,
-                    "customerName": call.customer_name,
-                    "offerer": call.offerer,
-                },
-            )
-        )
+        out.emits.append(Emit(agent.sid, Event.INCOMING_CALL, call_as_offered(call)))
+        if not call.declined:  # its first ring: it waited from the request until now
+            out.timings.append(Timing(TimingName.QUEUE_WAIT, self._clock() - call.created))
         out.rings.append(Ring(call.id, agent.sid))
         log.info("call %s: ringing agent %s", call.id, agent.sid)
         return agent
@@ -328,7 +360,7 @@ class Pairing:
             await self._end(call, EndReason.NO_AGENT, out, call.customer)
             return
         await self._store.put_call(call)
-        await self._store.enqueue(call.id, call.created)
+        await self._store.enqueue(call.id, call.order)
 
     async def _end(
         self, call: Call, reason: EndReason, out: Outcome, *notify: str | None
@@ -341,12 +373,17 @@ class Pairing:
             await self._store.put_customer(replace(customer, call=None))
         if call.agent is not None:
             await self._release(call.id, call.agent)
+        if call.transfer_to is not None:  # a transfer was ringing: that agent is told too
+            await self._release(call.id, call.transfer_to)
+            notify = (*notify, call.transfer_to)
         for sid in notify:
             if sid is not None:
                 out.emits.append(
                     Emit(sid, Event.CALL_ENDED, {"callId": call.id, "reason": reason})
                 )
         out.ended.append(reason)
+        if call.accepted_at is not None:
+            out.timings.append(Timing(TimingName.DURATION, self._clock() - call.accepted_at))
         log.info("call %s: ended (%s)", call.id, reason)
 
     async def _release(self, call_id: str, agent_sid: str) -> None:
@@ -401,12 +438,20 @@ class Pairing:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Outcome]:
-        """Serialise an operation; afterwards tell queued customers whose position changed."""
+        """Serialise an operation; afterwards tell queued customers whose position changed,
+        and the agents that asked (`queueUpdates`) the queue's length when it changed."""
         async with self._store.lock():
             before = {call_id: i for i, call_id in enumerate(await self._store.queue(), start=1)}
             out = Outcome()
             yield out
-            for position, call_id in enumerate(await self._store.queue(), start=1):
+            queue = await self._store.queue()
+            if len(queue) != len(before):
+                for agent in await self._store.agents():
+                    if agent.queue_updates:
+                        out.emits.append(
+                            Emit(agent.sid, Event.QUEUE_UPDATE, {"length": len(queue)})
+                        )
+            for position, call_id in enumerate(queue, start=1):
                 if before.get(call_id) == position or call_id in out.quiet:
                     continue
                 call = await self._store.get_call(call_id)
@@ -418,3 +463,7 @@ class Pairing:
                             {"callId": call_id, "position": position},
                         )
                     )
+
+
+def _sub(identity: Identity | None) -> str | None:
+    return None if identity is None else identity.sub

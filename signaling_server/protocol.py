@@ -15,6 +15,8 @@ MAX_SDP_BYTES = 64 * 1024
 MAX_CANDIDATE_BYTES = 1024
 MAX_NAME_CHARS = 64
 MAX_ID_CHARS = 128
+# a signed token (JWT) or the shared agent token: RS256 tokens run to ~1 KB
+MAX_TOKEN_CHARS = 4096
 # Largest Socket.IO message the server accepts: an SDP at its limit plus envelope.
 MAX_MESSAGE_BYTES = MAX_SDP_BYTES + 4 * 1024
 # pydantic's error type for a string over its limit: refused as `payload-too-large`
@@ -31,6 +33,10 @@ class Event(StrEnum):
     HANGUP = "hangup"
     CALL_CONNECTED = "call-connected"
     AGENT_STATUS = "agent-status"
+    CALL_TRANSFER = "call-transfer"
+    # agent -> server, relayed to the customer (v1.1)
+    CALL_HOLD = "call-hold"
+    CALL_RESUME = "call-resume"
     # both directions (relayed)
     OFFER = "offer"
     ANSWER = "answer"
@@ -40,6 +46,9 @@ class Event(StrEnum):
     CALL_QUEUED = "call-queued"
     CALL_ACCEPTED = "call-accepted"
     CALL_ENDED = "call-ended"
+    QUEUE_UPDATE = "queue-update"
+    CALL_TRANSFERRING = "call-transferring"
+    CALL_TRANSFER_FAILED = "call-transfer-failed"
 
 
 class ErrorCode(StrEnum):
@@ -52,6 +61,10 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate-limited"
     INVALID_STATE = "invalid-state"
+    # call-transfer refused (v1.1)
+    UNKNOWN_AGENT = "unknown-agent"
+    AGENT_BUSY = "agent-busy"
+    AGENT_AWAY = "agent-away"
     UNKNOWN_EVENT = "unknown-event"
     INTERNAL = "internal-error"
 
@@ -63,6 +76,7 @@ class EndReason(StrEnum):
     PEER_DISCONNECTED = "peer-disconnected"
     RING_TIMEOUT = "ring-timeout"
     NO_AGENT = "no-agent"
+    TRANSFERRED = "transferred"
     # a party gave up on the call's media (sent as `hangup {reason}`), or the server did
     CONNECT_TIMEOUT = "connect-timeout"
     ICE_FAILED = "ice-failed"
@@ -73,6 +87,18 @@ class EndReason(StrEnum):
 
 HangupReason = Literal["connect-timeout", "ice-failed", "dtls-failed", "media-timeout", "error"]
 """Why a party ended a call itself, when it was not a person hanging up (`hangup.reason`)."""
+
+
+class AgentState(StrEnum):
+    """`agent-status.state` (v1.1): only an available agent is offered calls."""
+
+    AVAILABLE = "available"
+    AWAY = "away"
+    WRAP_UP = "wrap-up"
+
+
+TRANSFER_TO_QUEUE = "queue"
+"""`call-transfer.to` meaning "back to the head of the queue" rather than an agent's name."""
 
 
 class Role(StrEnum):
@@ -96,18 +122,22 @@ class Payload(BaseModel):
 
 class AgentAuth(Payload):
     role: Literal["agent"]
-    token: str | None = Field(default=None, max_length=256)
+    token: str | None = Field(default=None, max_length=MAX_TOKEN_CHARS)
     name: Name = "agent"
     maxCalls: int = Field(default=1, ge=1, le=1000)
     # the agent sends `call-connected`: the server may end its calls that never connect
     reportsConnected: bool = False
     # the sid this agent had before it reconnected (its node died): it takes over those calls
     replaces: Id | None = None
+    # v1.1: the agent wants `queue-update` whenever the queue length changes
+    queueUpdates: bool = False
 
 
 class CustomerAuth(Payload):
     role: Literal["customer"]
     name: Name = "customer"
+    # a signed customer token (`--customer-auth`): its name then wins over `name`
+    token: str | None = Field(default=None, max_length=MAX_TOKEN_CHARS)
 
 
 # --- client -> server ---------------------------------------------------------------------
@@ -130,7 +160,27 @@ class Hangup(CallRef):
 
 
 class AgentStatus(Payload):
-    available: bool
+    """`available` (v1) or `state` (v1.1), or both when they agree."""
+
+    available: bool | None = None
+    state: Literal["available", "away", "wrap-up"] | None = None
+
+    def resolved(self) -> AgentState:
+        """The state asked for; `ProtocolError` when neither field is given or they disagree."""
+        if self.state is None:
+            if self.available is None:
+                raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "available: Field required")
+            return AgentState.AVAILABLE if self.available else AgentState.AWAY
+        state = AgentState(self.state)
+        if self.available is not None and self.available != (state is AgentState.AVAILABLE):
+            raise ProtocolError(ErrorCode.INVALID_PAYLOAD, f"available: contradicts state {state}")
+        return state
+
+
+class CallTransfer(CallRef):
+    """Payload of `call-transfer`: an agent's name, or `"queue"`."""
+
+    to: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 
 
 class SessionDescription(Payload):

@@ -167,6 +167,22 @@ class DeviceKeeper:
         self.opened = 0
         """How many times the stream was opened (1 + the reopens)."""
         self.gave_up = False
+        self._switching = False
+
+    @property
+    def spec(self) -> int | str | None:
+        return self._spec
+
+    def switch(self, spec: int | str | None) -> None:
+        """Use another device from now on: the open stream closes, one opens on `spec`.
+
+        (A call playing or sending through this device goes on; it misses the moment the
+        streams take to change.)
+        """
+        logger.info("%s: switching to device %r", self.role, spec)
+        self._spec = spec
+        self._switching = True
+        self._stopped.set()
 
     @property
     def running(self) -> bool:
@@ -212,7 +228,10 @@ class DeviceKeeper:
                 await _off_loop(partial(self._close, stream), _keep_open, PORTAUDIO_SECONDS)
             except TimeoutError:
                 self._left_behind()
-            logger.warning("%s: sound device stopped; reopening", self.role)
+            if self._switching:
+                self._switching = False
+            else:
+                logger.warning("%s: sound device stopped; reopening", self.role)
 
     def _open_device(self, loop: asyncio.AbstractEventLoop) -> tuple[int, Any]:
         index = find_device(self._spec, self._kind)

@@ -28,3 +28,21 @@ class LevelMeter:
 
     def reset(self) -> None:
         self._mean_square = 0.0
+
+
+class CallLevels:
+    """An `AudioTap` for one call: the level of what it receives and of what it sends."""
+
+    def __init__(self) -> None:
+        self.received = LevelMeter()
+        self.sent = LevelMeter()
+
+    def write(self, pcm: Pcm) -> None:
+        self.received.update(pcm)
+
+    def write_sent(self, pcm: Pcm) -> None:
+        self.sent.update(pcm)
+
+    def close(self) -> None:
+        self.received.reset()
+        self.sent.reset()

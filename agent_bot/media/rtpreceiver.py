@@ -46,10 +46,14 @@ class RtpTapError(RuntimeError):
     """The receiver cannot be tapped (an aiortc version whose internals were not checked)."""
 
 
-def tap_rtp(receiver: Any, listener: PacketListener) -> None:
-    """Hands every Opus packet `receiver` gets to `listener`, before aiortc's jitter buffer."""
+def _check_version() -> None:
     if not aiortc.__version__.startswith(TAPPED_AIORTC):
         raise RtpTapError(f"aiortc {aiortc.__version__} is not one the RTP tap was checked on")
+
+
+def tap_rtp(receiver: Any, listener: PacketListener) -> None:
+    """Hands every Opus packet `receiver` gets to `listener`, before aiortc's jitter buffer."""
+    _check_version()
     original: Callable[[Any, int], Awaitable[None]] = receiver._handle_rtp_packet
     codecs: dict[int, Any] = receiver._RTCRtpReceiver__codecs
 
@@ -62,6 +66,22 @@ def tap_rtp(receiver: Any, listener: PacketListener) -> None:
         await original(packet, arrival_time_ms)
 
     receiver._handle_rtp_packet = tapped
+
+
+def stop_decoding(receiver: Any) -> bool:
+    """Stops aiortc's decoder thread of a started `receiver`; False if it had none.
+
+    For a call that needs no PCM (no recorder, QA capture or speaker): its packets still feed
+    the receiver's statistics and RTCP, and the taps, but are no longer queued to a thread
+    that decodes them for nobody. The receiver's track then ends (no more frames).
+    """
+    _check_version()
+    thread = receiver._RTCRtpReceiver__decoder_thread
+    if thread is None:
+        return False
+    receiver._RTCRtpReceiver__decoder_thread = None
+    receiver._RTCRtpReceiver__decoder_queue.put(None)  # the thread's sign to finish
+    return True
 
 
 class OpusDecoder:

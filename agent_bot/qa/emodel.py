@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from agent_bot.qa.score import MOS_CQE, NETWORK, Score
+
 RO = 94.77
 """Basic signal-to-noise ratio with G.107's default noise and loudness values."""
 IS = 1.41
@@ -132,3 +134,25 @@ def estimate(one_way_ms: float, loss_percent: float, codec: Codec = OPUS_NO_PLC)
     """R-factor and MOS for one call."""
     r = r_factor(one_way_ms, loss_percent, codec)
     return Quality(one_way_ms=one_way_ms, loss_percent=loss_percent, r=r, mos=mos_from_r(r))
+
+
+def network_score(quality: Quality, codec: Codec = OPUS_NO_PLC) -> Score:
+    """The estimate as a labelled score: MOS-CQE, with the codec values and their source."""
+    return Score(
+        kind=NETWORK,
+        label=MOS_CQE,
+        algorithm="ITU-T G.107 E-model (simplified: G.107 defaults but delay and loss)",
+        version="G.107 (06/2015)",
+        parameters={
+            "codec": codec.name,
+            "Ie": codec.ie,
+            "Bpl": codec.bpl,
+            "BurstR": 1.0,
+            "codecSource": "Ie 0: fullband Opus is transparent on G.107's narrowband scale; "
+            "Bpl: ITU-T G.113 Appendix I, G.711 without PLC (aiortc conceals nothing)",
+            "oneWayMs": round(quality.one_way_ms, 1),
+            "lossPercent": round(quality.loss_percent, 3),
+            "R": round(quality.r, 2),
+        },
+        value=quality.mos,
+    )

@@ -66,7 +66,8 @@ def call_line(call_id: str, verdict: Verdict, progress: RunProgress) -> str:
         "correlation": None
         if verdict.audio is None or verdict.audio.correlation is None
         else round(verdict.audio.correlation, 3),
-        "failures": [f"{f.check}: {f.reason}" for f in verdict.failures],
+        "scores": {s.label: None if s.value is None else round(s.value, 3) for s in verdict.scores},
+        "failures": [f"{f.code}: {f.reason}" for f in verdict.failures],
         "done": progress.finished,
         "total": progress.total,
     }

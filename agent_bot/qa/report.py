@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent_bot.qa.score import LABELS
 from agent_bot.qa.verdict import Verdict
 
 
@@ -56,7 +57,10 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
     audio = verdict.audio
     return {
         "passed": verdict.passed,
-        "failures": [{"check": f.check, "reason": f.reason} for f in verdict.failures],
+        "failures": [
+            {"check": f.check, "code": f.code, "reason": f.reason} for f in verdict.failures
+        ],
+        "scores": [score.to_dict() for score in verdict.scores],
         "quality": None
         if quality is None
         else {
@@ -86,11 +90,11 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
 
 
 def figures_line(verdict: Verdict) -> str:
-    """The call's figures in one line, e.g. `MOS 4.34 (R 90.1) · delay 267 ms · …`."""
-    parts = []
+    """The call's figures in one line, e.g. `MOS-CQE 4.34 (network) · MOS-LQO 4.5 (…) · …`."""
+    parts = [score.text() for score in verdict.scores]
     if verdict.quality is not None:
         q = verdict.quality
-        parts.append(f"MOS {q.mos:.2f} (R {q.r:.1f}, {q.loss_percent:.1f} % loss)")
+        parts.append(f"R {q.r:.1f}, {q.loss_percent:.1f} % loss")
     audio = verdict.audio
     if audio is not None and audio.delay_ms is not None:
         parts.append(f"delay {audio.delay_ms:.0f} ms")
@@ -109,6 +113,19 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         if v.audio is not None and v.audio.delay_ms is not None
     ]
     mos = [v.quality.mos for _, v in outcomes if v.quality is not None]
+    labels = {s.label: s for _, v in outcomes for s in v.scores}
+    scores = {
+        label: {
+            "kind": score.kind,
+            "algorithm": score.algorithm,
+            "version": score.version,
+            **spread([s.value for _, v in outcomes for s in v.scores
+                      if s.label == label and s.value is not None]),
+            "unscored": sum(s.label == label and s.value is None
+                            for _, v in outcomes for s in v.scores),
+        }
+        for label, score in sorted(labels.items(), key=lambda item: list(LABELS).index(item[0]))
+    }  # fmt: skip
     return {
         "calls": len(outcomes),
         "passed": sum(v.passed for _, v in outcomes),
@@ -117,18 +134,31 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "setupMs": spread(setup),
         "delayMs": spread(delays),
         "mos": spread(mos),
+        "scores": scores,
         "failures": [
-            {"callId": call.call_id, "check": f.check, "reason": f.reason}
+            {"callId": call.call_id, "check": f.check, "code": f.code, "reason": f.reason}
             for call, v in outcomes
             for f in v.failures
         ],
     }
 
 
-def json_report(outcomes: Sequence[Outcome]) -> str:
+def call_dict(call: CallRecord, verdict: Verdict) -> dict[str, Any]:
+    """One call's object of the JSON report: its own figures and its verdict."""
+    return {**call.to_dict(), "verdict": verdict_dict(verdict)}
+
+
+def report_dict(
+    outcomes: Sequence[Outcome], rules: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The JSON report as data: {"calls": [...], "summary": {..., "rules": [...]}}."""
+    calls = [call_dict(call, v) for call, v in outcomes]
+    return {"calls": calls, "summary": {**summary(outcomes), "rules": list(rules)}}
+
+
+def json_report(outcomes: Sequence[Outcome], rules: Sequence[dict[str, Any]] = ()) -> str:
     """The JSON report: {"calls": [one object per call], "summary": {...}}."""
-    calls = [{**call.to_dict(), "verdict": verdict_dict(v)} for call, v in outcomes]
-    return json.dumps({"calls": calls, "summary": summary(outcomes)}, indent=2)
+    return json.dumps(report_dict(outcomes, rules), indent=2)
 
 
 def junit_xml(outcomes: Sequence[Outcome], suite: str = "agent-bot call") -> str:
@@ -161,6 +191,7 @@ def junit_xml(outcomes: Sequence[Outcome], suite: str = "agent-bot call") -> str
                 case, tag, message=reasons, type=",".join(f.check for f in verdict.failures)
             )
             element.text = "\n".join(f"{f.check}: {f.reason}" for f in verdict.failures)
+        _properties(case, verdict)
         figures = figures_line(verdict)
         if figures:
             ET.SubElement(case, "system-out").text = figures
@@ -168,8 +199,27 @@ def junit_xml(outcomes: Sequence[Outcome], suite: str = "agent-bot call") -> str
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_json(path: Path, outcomes: Sequence[Outcome]) -> None:
-    path.write_text(json_report(outcomes) + "\n", encoding="utf-8")
+def _properties(case: ET.Element, verdict: Verdict) -> None:
+    """Each score as JUnit properties: `MOS-LQO` = value, and its kind, algorithm, version."""
+    if not verdict.scores:
+        return
+    properties = ET.SubElement(case, "properties")
+    for score in verdict.scores:
+        value = "null" if score.value is None else f"{score.value:.3f}"
+        for name, text in (
+            (score.label, value),
+            (f"{score.label}.kind", score.kind),
+            (f"{score.label}.algorithm", score.algorithm),
+            (f"{score.label}.version", score.version),
+            (f"{score.label}.reason", score.reason),
+        ):
+            if text is not None:
+                ET.SubElement(properties, "property", name=name, value=text)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Save `report_dict(...)`."""
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def write_junit(path: Path, outcomes: Sequence[Outcome], suite: str = "agent-bot call") -> None:
@@ -179,3 +229,25 @@ def write_junit(path: Path, outcomes: Sequence[Outcome], suite: str = "agent-bot
 def _seconds(call: CallRecord) -> float:
     ended = call.since_request_ms("ended")
     return 0.0 if ended is None else max(0.0, ended / 1000)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The run summary as text lines: counts, each score with its label, failures, rules."""
+    s = report["summary"]
+    lines = [f"{s['calls']} calls: {s['passed']} passed, {s['failed']} failed, "
+             f"{s['errors']} errors"]  # fmt: skip
+    for label, figures in s.get("scores", {}).items():
+        values = " ".join(
+            f"{key} {figures[key]:.2f}" for key in ("min", "p50", "max")
+            if figures[key] is not None
+        ) or "no value"  # fmt: skip
+        lines.append(
+            f"{label} ({figures['kind']}: {figures['algorithm']}; {figures['version']}): "
+            f"{values}" + (f"; {figures['unscored']} calls unscored" if figures["unscored"] else "")
+        )
+    lines += [f"call={f['callId']} {f['code']}: {f['reason']}" for f in s["failures"]]
+    lines += [
+        f"rule {r['rule']}: {'passed' if r['passed'] else 'FAILED'}: {r['reason']}"
+        for r in s.get("rules", [])
+    ]
+    return lines

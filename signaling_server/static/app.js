@@ -3,10 +3,11 @@
 // Query parameters: ?offerer=agent (the agent sends the SDP offer), ?raw=1 (no echo
 // cancellation, noise suppression or auto gain: for content tests), ?record=1 (keep the
 // received audio for window.voiceTest), ?name=NAME (the name the agent sees),
-// ?connect_timeout=SECONDS (from the agent's answer to connected audio; default 30).
+// ?connect_timeout=SECONDS (from the agent's answer to connected audio; default 30),
+// ?token=JWT (a signed customer token from the embedding site: docs/embedding.md).
 
 import { createAudioContext, LevelMeter, SAMPLE_RATE, Tap } from "./audio.js";
-import { Call } from "./call.js";
+import { Call, loadIceServers } from "./call.js";
 
 const params = new URLSearchParams(location.search);
 const options = {
@@ -15,6 +16,7 @@ const options = {
   record: params.get("record") === "1",
   name: (params.get("name") || "customer").slice(0, 64),
   connectTimeoutMs: 1000 * (Number(params.get("connect_timeout")) || 30),
+  token: params.get("token"),
 };
 
 const ui = {
@@ -53,7 +55,9 @@ const END_MESSAGES = {
   "media-timeout": "The agent's audio stopped arriving. Please call again.",
 };
 
-const IN_CALL = new Set(["microphone", "connecting", "ringing", "queued", "media", "connected", "reconnecting"]);
+const IN_CALL = new Set([
+  "microphone", "connecting", "ringing", "queued", "media", "connected", "reconnecting", "held", "transferring",
+]);
 
 let context = null;
 let call = null;
@@ -100,6 +104,10 @@ function render(state, detail = {}) {
     media: `${agent} answered. Connecting the audio…`,
     connected: `Connected to ${agent}.`,
     reconnecting: "The audio connection is unstable. Trying to recover…",
+    held: `On hold: ${agent} will be right back.`,
+    transferring: detail.position
+      ? `Transferring… You are number ${detail.position} in line for the next agent.`
+      : "Transferring you to another agent…",
     ended: `Call ended: ${END_REASONS[detail.reason] ?? detail.reason}.`,
   }[state];
   ui.status.textContent = text;
@@ -167,13 +175,6 @@ async function refreshMicrophones() {
   ui.microphone.value = choices.some((o) => o.value === selected) ? selected : "";
 }
 
-async function loadIceServers() {
-  const response = await fetch("config", { cache: "no-store" });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  const config = await response.json();
-  return Array.isArray(config.iceServers) ? config.iceServers : [];
-}
-
 function useStream(newStream) {
   inputMeter?.stop();
   stream?.getTracks().forEach((t) => t.stop());
@@ -236,6 +237,7 @@ async function startCall() {
     track: stream.getAudioTracks()[0],
     iceServers,
     connectTimeoutMs: options.connectTimeoutMs,
+    token: options.token,
   });
   voiceTest.timings = call.timings;
   call.addEventListener("state", (event) => onCallState(event.detail));

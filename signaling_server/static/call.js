@@ -16,7 +16,8 @@ export class CallError extends Error {
 /**
  * Events (all CustomEvents, details in brackets):
  *   state      {state, position?, agentName?}  connecting | ringing | queued | media | connected
- *              | reconnecting
+ *              | reconnecting | held (the agent put the call on hold) | transferring (the agent
+ *              is handing the call on: the page then sets up the audio with the new agent)
  *   ended      {reason, error?}  reason: a protocol EndReason, "local-hangup", "signaling-lost",
  *              "connect-timeout", "ice-failed" or "error"; error: a CallError to show
  *   track      {stream}  the agent's audio
@@ -30,9 +31,14 @@ export class Call extends EventTarget {
    * @param {MediaStreamTrack} options.track  the microphone track to send
    * @param {RTCIceServer[]} options.iceServers  from GET /config; `call-accepted` may bring fresher ones
    * @param {number} options.connectTimeoutMs  from the agent's acceptance to a connected peer
+   * @param {string} [options.serverUrl]  the signaling server (default: this page's origin)
+   * @param {string|(() => Promise<string>)} [options.token]  a signed customer token, or a
+   *   function that fetches a fresh one from the embedding site's backend (docs/embedding.md)
    */
-  constructor({ offerer, name, track, iceServers, connectTimeoutMs }) {
+  constructor({ offerer, name, track, iceServers, connectTimeoutMs, serverUrl = location.origin, token = null }) {
     super();
+    this.serverUrl = serverUrl;
+    this.token = token;
     this.offerer = offerer;
     this.name = name;
     this.track = track;
@@ -48,17 +54,29 @@ export class Call extends EventTarget {
     this.pendingCandidates = [];
     this.isEnded = false;
     this.timings = {};
+    this.legConnected = false;
+    this.held = false;
+    this.transferring = false;
+    this.formerAgents = new Set();
   }
 
   /** Connects to the signaling server and asks for an agent. */
-  start() {
+  async start() {
     this.mark("start");
     this.setState("connecting");
+    const auth = { role: "customer", name: this.name };
+    try {
+      const token = typeof this.token === "function" ? await this.token() : this.token;
+      if (token) auth.token = token;
+    } catch (err) {
+      this.end("error", new CallError("auth", `Could not get your sign-in token (${err.message}).`));
+      return;
+    }
     // One Socket.IO connection per call, never re-established: the server forgets a customer
     // whose connection drops (see onSignalingLost).
     // WebSocket only: no sticky sessions needed when several server nodes share Redis.
-    this.socket = io(location.origin, {
-      auth: { role: "customer", name: this.name },
+    this.socket = io(this.serverUrl, {
+      auth,
       transports: ["websocket"],
       reconnection: false,
       timeout: CONNECT_TIMEOUT_MS,
@@ -73,6 +91,11 @@ export class Call extends EventTarget {
     this.socket.on("offer", (msg) => this.onOffer(msg));
     this.socket.on("answer", (msg) => this.onAnswer(msg));
     this.socket.on("ice-candidate", (msg) => this.onRemoteCandidate(msg));
+    // protocol v1.1: hold and transfer by the agent
+    this.socket.on("call-hold", (msg) => this.onHold(msg, true));
+    this.socket.on("call-resume", (msg) => this.onHold(msg, false));
+    this.socket.on("call-transferring", (msg) => this.onTransferring(msg));
+    this.socket.on("call-transfer-failed", (msg) => this.onTransferFailed(msg));
     this.socket.on("call-ended", (msg) => {
       if (msg.callId === this.callId) this.end(msg.reason);
     });
@@ -161,11 +184,56 @@ export class Call extends EventTarget {
 
   onQueued(msg) {
     if (msg.callId !== this.callId || this.isEnded) return;
-    this.setState("queued", { position: msg.position });
+    // back in the queue by a transfer: still "transferring", with the place in line
+    this.setState(this.transferring ? "transferring" : "queued", { position: msg.position });
+  }
+
+  onHold(msg, held) {
+    if (msg.callId !== this.callId || this.isEnded) return;
+    this.held = held;
+    this.setState(held ? "held" : this.mediaState());
+  }
+
+  onTransferring(msg) {
+    if (msg.callId !== this.callId || this.isEnded) return;
+    this.transferring = true;
+    this.setState("transferring");
+  }
+
+  onTransferFailed(msg) {
+    if (msg.callId !== this.callId || this.isEnded) return;
+    this.transferring = false;
+    this.setState(this.held ? "held" : this.mediaState());
+    const message = "The transfer did not go through: you are still with the same agent.";
+    this.dispatchEvent(new CustomEvent("notice", { detail: { message } }));
+  }
+
+  /** The state the current leg's audio is in. */
+  mediaState() {
+    return this.legConnected ? "connected" : "media";
+  }
+
+  /** A transfer completed: a new agent, a new RTCPeerConnection for the same call. */
+  dropLeg() {
+    this.pc?.close();
+    this.pc = null;
+    this.sender = null;
+    this.remoteDescriptionSet = false;
+    this.pendingCandidates = [];
+    this.legConnected = false;
+    this.held = false;
+    this.transferring = false;
+    clearTimeout(this.connectWatchdog);
   }
 
   async onAccepted(msg) {
     if (this.isEnded || (this.callId && msg.callId !== this.callId)) return;
+    if (this.agentId) {
+      // v1.1: the call was transferred; the old agent's leg is over
+      console.info(`call ${msg.callId}: transferred to ${msg.agentName}`);
+      this.formerAgents.add(this.agentId);
+      this.dropLeg();
+    }
     this.callId = msg.callId;
     this.agentId = msg.agentId;
     this.mark("accepted");
@@ -189,7 +257,7 @@ export class Call extends EventTarget {
   }
 
   async onOffer(msg) {
-    if (this.isEnded || msg.callId !== this.callId || !this.pc) return;
+    if (this.isEnded || !this.fromAgent(msg) || !this.pc) return;
     this.mark("offerReceived");
     await this.guard(async () => {
       await this.pc.setRemoteDescription(msg.offer);
@@ -214,7 +282,7 @@ export class Call extends EventTarget {
   }
 
   async onAnswer(msg) {
-    if (this.isEnded || msg.callId !== this.callId || !this.pc) return;
+    if (this.isEnded || !this.fromAgent(msg) || !this.pc) return;
     this.mark("answerReceived");
     await this.guard(async () => {
       await this.pc.setRemoteDescription(msg.answer);
@@ -223,7 +291,7 @@ export class Call extends EventTarget {
   }
 
   async onRemoteCandidate(msg) {
-    if (this.isEnded || msg.callId !== this.callId || !this.pc) return;
+    if (this.isEnded || !this.fromAgent(msg) || !this.pc) return;
     if (!this.remoteDescriptionSet) {
       this.pendingCandidates.push(msg.candidate);
       return;
@@ -247,6 +315,11 @@ export class Call extends EventTarget {
     }
   }
 
+  /** A relayed message of this call from its current agent (not one it was transferred from). */
+  fromAgent(msg) {
+    return msg.callId === this.callId && !this.formerAgents.has(msg.userId);
+  }
+
   /** Builds the RTCPeerConnection; a configuration the browser refuses throws a CallError. */
   createPeerConnection() {
     try {
@@ -258,7 +331,9 @@ export class Call extends EventTarget {
         `Your browser refused the call service's network settings (${err.name}), so the audio cannot connect. Please tell the support team.`,
       );
     }
+    const pc = this.pc; // events of a leg dropped by a transfer are ignored
     this.pc.addEventListener("icecandidate", (event) => {
+      if (pc !== this.pc) return;
       const candidate = event.candidate && event.candidate.candidate ? event.candidate.toJSON() : null;
       this.emit("ice-candidate", {
         candidate,
@@ -267,16 +342,19 @@ export class Call extends EventTarget {
       }).catch((err) => console.warn(`call ${this.callId}: candidate not relayed: ${err.message}`));
     });
     this.pc.addEventListener("track", (event) => {
+      if (pc !== this.pc) return;
       const stream = event.streams[0] ?? new MediaStream([event.track]);
       this.dispatchEvent(new CustomEvent("track", { detail: { stream } }));
     });
     this.pc.addEventListener("connectionstatechange", () => {
-      const state = this.pc.connectionState;
+      if (pc !== this.pc) return;
+      const state = pc.connectionState;
       if (state === "connected") {
-        if (this.timings.connected === undefined) this.reportConnected();
+        if (!this.legConnected) this.reportConnected();
+        this.legConnected = true;
         this.timings.connected ??= performance.now();
         clearTimeout(this.connectWatchdog);
-        this.setState("connected");
+        this.setState(this.held ? "held" : "connected");
       } else if (state === "disconnected") {
         this.setState("reconnecting");
       } else if (state === "failed") {
@@ -347,8 +425,29 @@ export class Call extends EventTarget {
 /** How long the page waits for the call service to answer before it gives up. */
 const CONNECT_TIMEOUT_MS = 10000;
 
+/** The ICE servers the signaling server hands pages (`GET /config`). */
+export async function loadIceServers(serverUrl = location.origin) {
+  const response = await fetch(new URL("config", `${serverUrl}/`), { cache: "no-store" });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const config = await response.json();
+  return Array.isArray(config.iceServers) ? config.iceServers : [];
+}
+
+/** What the server said when it refused the connection; null when it was not reached. */
+function refusalText(err) {
+  const said = err?.data?.message ?? err?.data?.error?.message;
+  if (said) return said;
+  // socket.io-client: a server's refusal is a plain Error carrying its message; transport
+  // failures are TransportErrors, and no answer in time is Error("timeout").
+  if (!err?.message || err.type === "TransportError" || err.message === "timeout") return null;
+  return err.message;
+}
+
 function connectErrorText(err) {
-  const refusal = err?.data?.message ?? err?.data?.error?.message;
+  const refusal = refusalText(err);
+  if (/customer token/.test(refusal ?? "")) {
+    return `Your sign-in could not be verified (${refusal}). Reload the page, sign in again and call again.`;
+  }
   if (refusal) return `The call service refused the connection: ${refusal}`;
   return "Could not reach the call service. Check your network connection and try again.";
 }

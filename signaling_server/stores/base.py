@@ -7,7 +7,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 
+from signaling_server.identity import Identity
 from signaling_server.protocol import Offerer
+
+HEAD_OF_QUEUE = 1e12
+"""Seconds a transferred call's queue order is moved ahead of its request time."""
 
 
 class CallState(StrEnum):
@@ -28,6 +32,12 @@ class Agent:
     idle_since: float = 0.0
     # it sends `call-connected`: its accepted calls that never connect are ended
     reports_connected: bool = False
+    # from its signed token; None: the shared agent token (or none)
+    identity: Identity | None = None
+    # v1.1: available / away / wrap-up (`available` is True exactly when it is "available")
+    state: str = "available"
+    # v1.1: it asked for `queue-update` messages
+    queue_updates: bool = False
 
     @property
     def free_slots(self) -> int:
@@ -41,6 +51,8 @@ class Customer:
     sid: str
     name: str
     call: str | None = None
+    # from its signed token; None: anonymous
+    identity: Identity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,18 @@ class Call:
     agent: str | None = None
     declined: frozenset[str] = frozenset()
     connected: bool = False
+    # the customer's verified identity, if any; when the agent accepted (pairing clock)
+    customer_identity: Identity | None = None
+    accepted_at: float | None = None
+    # v1.1 transfers: the agent being rung to take over this active call; `head`: it went
+    # back to the queue by transfer, so it waits ahead of every call that did not
+    transfer_to: str | None = None
+    head: bool = False
+
+    @property
+    def order(self) -> float:
+        """Its place in the queue: request time, ahead of everything when transferred."""
+        return self.created - HEAD_OF_QUEUE if self.head else self.created
 
 
 class PairingStore(ABC):

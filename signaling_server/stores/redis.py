@@ -17,6 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from signaling_server.identity import Identity
 from signaling_server.stores.base import Agent, Call, CallState, Customer, PairingStore
 from signaling_server.stores.liveness import dead_nodes
 
@@ -29,6 +30,10 @@ def _strings(members: Iterable[Any]) -> list[str]:
     return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
 
+def _identity_json(identity: Identity | None) -> dict[str, Any] | None:
+    return None if identity is None else identity.to_json()
+
+
 def _agent(raw: str | bytes) -> Agent:
     data = json.loads(raw)
     return Agent(
@@ -39,6 +44,9 @@ def _agent(raw: str | bytes) -> Agent:
         frozenset(data["calls"]),
         data["idle_since"],
         data.get("reports_connected", False),
+        identity=Identity.from_json(data.get("identity")),
+        state=data.get("state", "available"),
+        queue_updates=data.get("queue_updates", False),
     )
 
 
@@ -52,17 +60,29 @@ def _agent_json(agent: Agent) -> str:
             "calls": sorted(agent.calls),
             "idle_since": agent.idle_since,
             "reports_connected": agent.reports_connected,
+            "identity": _identity_json(agent.identity),
+            "state": agent.state,
+            "queue_updates": agent.queue_updates,
         }
     )
 
 
 def _customer(raw: str | bytes) -> Customer:
     data = json.loads(raw)
-    return Customer(data["sid"], data["name"], data["call"])
+    return Customer(
+        data["sid"], data["name"], data["call"], identity=Identity.from_json(data.get("identity"))
+    )
 
 
 def _customer_json(customer: Customer) -> str:
-    return json.dumps({"sid": customer.sid, "name": customer.name, "call": customer.call})
+    return json.dumps(
+        {
+            "sid": customer.sid,
+            "name": customer.name,
+            "call": customer.call,
+            "identity": _identity_json(customer.identity),
+        }
+    )
 
 
 def _call(raw: str | bytes) -> Call:
@@ -77,6 +97,10 @@ def _call(raw: str | bytes) -> Call:
         data["agent"],
         frozenset(data["declined"]),
         data.get("connected", False),
+        customer_identity=Identity.from_json(data.get("customer_identity")),
+        accepted_at=data.get("accepted_at"),
+        transfer_to=data.get("transfer_to"),
+        head=data.get("head", False),
     )
 
 
@@ -92,6 +116,10 @@ def _call_json(call: Call) -> str:
             "agent": call.agent,
             "declined": sorted(call.declined),
             "connected": call.connected,
+            "customer_identity": _identity_json(call.customer_identity),
+            "accepted_at": call.accepted_at,
+            "transfer_to": call.transfer_to,
+            "head": call.head,
         }
     )
 

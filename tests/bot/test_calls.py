@@ -51,6 +51,8 @@ def test_sample_crosses_both_ways(bots: Bots, tmp_path: Path, agent_offers: bool
         str(caller_dir),
         "--report",
         str(tmp_path / "r.json"),
+        "--expect",
+        str(WEATHER),
         *extra,
     )
     assert caller.wait() == 0, caller.text()
@@ -84,6 +86,8 @@ def test_echo_round_trip(bots: Bots, tmp_path: Path) -> None:
 def test_five_concurrent_calls_in_one_bot(bots: Bots, tmp_path: Path) -> None:
     agent = bots.answer("--tone", "440", "--max-calls", "5", "--record", str(tmp_path / "a"))
     caller = bots.call(
+        "--far-end",
+        "unknown",
         "--tone",
         "660",
         "--calls",
@@ -110,7 +114,7 @@ def test_agent_hangs_up_on_sigterm(bots: Bots, tmp_path: Path) -> None:
     agent.wait_log("first audio in")
     agent.signal(signal.SIGTERM)
     assert agent.wait() == 0
-    assert caller.wait(timeout=20) == 0, caller.text()
+    caller.wait(timeout=20)  # its exit status is its verdict: a silent far end fails it
     [report] = load_report(tmp_path / "r.json")
     assert report["end_reason"] == "hangup"
     [rec] = recordings(tmp_path / "a")

@@ -37,6 +37,7 @@ def test_workers_share_one_name_and_split_calls(
     wait_health(signaling_server, "agents", 2)
     caller = bots.call(
         "--tone", "300", "--calls", "4", "--concurrency", "4", "--duration", "3",
+        "--far-end", "unknown",
         "--report", str(tmp_path / "r.json"),
     )  # fmt: skip
     assert caller.wait() == 0, caller.text()
@@ -55,11 +56,12 @@ def test_overloaded_agent_stops_taking_calls(
 ) -> None:
     # A limit of 1 % of a core: one call's audio work is above it, an idle bot below.
     agent = bots.answer("--tone", "440", "--max-calls", "5", "--max-cpu", "1")
-    first = bots.call("--tone", "300", "--duration", "12", name="first")
+    first = bots.call("--tone", "300", "--duration", "12", "--far-end", "unknown", name="first")
     agent.wait_log("admission unavailable", timeout=30)
     second = bots.call(
-        "--tone", "300", "--duration", "2", "--report", str(tmp_path / "r.json"), name="second"
-    )
+        "--tone", "300", "--duration", "2", "--far-end", "unknown",
+        "--report", str(tmp_path / "r.json"), name="second",
+    )  # fmt: skip
     wait_health(signaling_server, "queue", 1)
     assert first.wait() == 0, first.text()
     agent.wait_log("admission available", timeout=30)

@@ -37,6 +37,18 @@ def report_of(path: Path) -> dict[str, object]:
     return result
 
 
+def hung_up(caller: Bot, report: Path) -> dict[str, object]:
+    """The caller's one call, which connected and which it hung up itself.
+
+    (Its exit status is its QA verdict: these far ends send silence, which the verdict fails.)
+    """
+    caller.wait()
+    call = report_of(report)
+    assert call["end_reason"] == "local-hangup", caller.text()
+    assert times(call)["connected"], call
+    return call
+
+
 def times(report: dict[str, object]) -> dict[str, float]:
     result: dict[str, float] = report["times"]  # type: ignore[assignment]
     return result
@@ -105,10 +117,8 @@ def test_queued_customer_is_taken_when_the_call_ends(
             first.signal(signal.SIGSTOP)  # frozen: no media, signaling socket still open
             ended = logged_at(agent, "ended reason=media-timeout")
         else:
-            assert first.wait() == 0, first.text()
-            ended = times(report_of(first_report))["ended"]
-        assert second.wait() == 0, second.text()
-        accepted = times(report_of(second_report))["accepted"]
+            ended = times(hung_up(first, first_report))["ended"]
+        accepted = times(hung_up(second, second_report))["accepted"]
         assert 0 < accepted - ended <= SLOT_FREED_WITHIN, (accepted, ended)
         assert "rejected" not in agent.text()
     finally:
@@ -140,13 +150,10 @@ def test_bot_fails_over_to_another_node(
         killed = time.time()
         second = customers.call("--tone", "300", "--duration", "2",
                                 "--report", str(second_report), name="second")  # fmt: skip
-        assert second.wait() == 0, second.text()
-        assert times(report_of(second_report))["accepted"] - killed <= FAILOVER_WITHIN
+        assert times(hung_up(second, second_report))["accepted"] - killed <= FAILOVER_WITHIN
         agent.wait_log(f"signaling connected url={surviving.url}")
         # the first call went on through the kill, the failover and the dead node's clean-up
-        assert first.wait() == 0, first.text()
-        report = report_of(first_report)
-        assert report["end_reason"] == "local-hangup"
+        report = hung_up(first, first_report)
         frames = report["frames_received"]
         assert isinstance(frames, int) and frames >= 0.9 * 6 * 50, report
         agent.wait_log(f"call={report['call_id']} ended reason=hangup")

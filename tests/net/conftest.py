@@ -6,7 +6,6 @@ naming what to install: these tests never skip.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from playwright.async_api import async_playwright
 from tests.browser.conftest import chromium_executable, playwright_flag, samples
 from tests.net.coturn import Coturn
 from tests.net.lab import RelayLab
-from tests.net.namespaces import SERVICE_IP, MissingToolError, Topology, leftover, require
+from tests.net.namespaces import SERVICE_IP, Topology, leftover, made_topology
 
 __all__ = ["chromium_executable", "playwright_flag", "samples"]
 
@@ -43,19 +42,8 @@ class Coturns:
 @pytest.fixture(scope="module")
 def topology() -> Iterator[Topology]:
     """wan, cust and agent namespaces (module-wide); always removed afterwards."""
-    if os.geteuid() != 0:
-        pytest.fail("tests/net need root (ip netns add)", pytrace=False)
-    try:
-        for tool in ("ip", "nft", "turnserver", "chromium"):
-            require(tool)
-    except MissingToolError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    made = Topology()
-    try:
-        made.create()
+    with made_topology("ip", "nft", "turnserver", "chromium") as made:
         yield made
-    finally:
-        made.destroy()
     assert not [ns for ns in leftover() if made.tag in ns]
 
 

@@ -14,11 +14,15 @@ iproute2 (`ip`); `nft` (nftables) to drop a protocol in one namespace.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+
+import pytest
 
 SERVICE_IP = "10.77.0.1"
 CLIENT_IPS = {"cust": ("10.77.1.1", "10.77.1.2"), "agent": ("10.77.2.1", "10.77.2.2")}
@@ -120,3 +124,22 @@ def leftover(prefix: str = "vab-") -> Sequence[str]:
     out = subprocess.run([require("ip"), "netns", "list"], capture_output=True, text=True,
                          check=False).stdout  # fmt: skip
     return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
+
+
+@contextlib.contextmanager
+def made_topology(*tools: str) -> Iterator[Topology]:
+    """The namespaces, created, then removed; fails the test naming what is missing (root, a
+    tool) instead of skipping."""
+    if os.geteuid() != 0:
+        pytest.fail("network namespaces need root (ip netns add)", pytrace=False)
+    try:
+        for tool in tools:
+            require(tool)
+    except MissingToolError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    made = Topology()
+    try:
+        made.create()
+        yield made
+    finally:
+        made.destroy()

@@ -27,6 +27,8 @@ class Call:
     error: str | None = None
     connected: bool = True
     stats: Transport = field(default_factory=Transport)
+    frames_received: int = 500
+    frames_sent: int = 500
     setup_ms: float | None = 120.0
     duration_ms: float | None = 10_000.0
 

@@ -8,7 +8,7 @@ from agent_bot.qa.progress import Progress
 from agent_bot.qa.verdict import Failure, Verdict
 
 GOOD = Verdict((), estimate(50, 0), None)
-BAD = Verdict((Failure("mos", "MOS 2.00 < 3.50"),), estimate(50, 5), None)
+BAD = Verdict((Failure("mos", "MOS 2.00 < 3.50", "low-quality"),), estimate(50, 5), None)
 ERROR = Verdict((Failure("call", "no agent answered"),), None, None)
 
 
@@ -42,4 +42,4 @@ def test_without_a_terminal_each_finished_call_is_a_json_line() -> None:
         ("b", False, 2),
         ("c", False, 3),
     ]
-    assert lines[1]["failures"] == ["mos: MOS 2.00 < 3.50"] and lines[2]["mos"] is None
+    assert lines[1]["failures"] == ["low-quality: MOS 2.00 < 3.50"] and lines[2]["mos"] is None

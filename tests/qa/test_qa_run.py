@@ -78,16 +78,15 @@ def test_twenty_echo_calls_at_concurrency_ten_all_pass(qa_run: QaRun, tmp_path: 
     assert all(case.find("failure") is None and case.find("error") is None for case in cases)
 
 
-def test_a_silent_far_end_fails_the_correlation_check(qa_run: QaRun, tmp_path: Path) -> None:
+def test_a_silent_far_end_fails_in_json_and_junit(qa_run: QaRun, tmp_path: Path) -> None:
     qa_run.far_end("--silence", "--max-calls", "2", name="silent")
     status, report = dial(
-        qa_run, tmp_path, "silent",
-        "--calls", "2", "--concurrency", "2", "--duration", "4", "--min-correlation", "0.5",
+        qa_run, tmp_path, "silent", "--calls", "2", "--concurrency", "2", "--duration", "4",
     )  # fmt: skip
     assert status != 0
     for verdict in verdicts(report):
         assert not verdict["passed"]
-        assert [f["check"] for f in verdict["failures"]] == ["correlation"]
+        assert [f["code"] for f in verdict["failures"]] == ["far-end-silent"]
         assert "silence" in verdict["failures"][0]["reason"]
     suite = ET.parse(tmp_path / "silent.xml").getroot().find("testsuite")
     assert suite is not None and (suite.get("failures"), suite.get("errors")) == ("2", "0")

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from agent_bot.media.frames import Pcm
-from agent_bot.qa.report import Outcome, percentile, write_json, write_junit
+from agent_bot.qa.report import (
+    Outcome,
+    percentile,
+    report_dict,
+    summary_lines,
+    write_json,
+    write_junit,
+)
 from agent_bot.qa.verdict import Thresholds, judge_call
 from tests.qa.records import Call
 from tests.qa.signals import delayed
@@ -42,7 +49,8 @@ def test_json_report_has_one_object_per_call_and_a_summary(
     tmp_path: Path, outcomes: list[Outcome]
 ) -> None:
     path = tmp_path / "report.json"
-    write_json(path, outcomes)
+    write_json(path, report_dict(outcomes, [{"rule": "min-pass-rate 1", "passed": False,
+                                            "reason": "3 of 5 calls passed"}]))  # fmt: skip
     report = json.loads(path.read_text())
     assert [c["call_id"] for c in report["calls"]] == [
         "good-0",
@@ -66,9 +74,22 @@ def test_json_report_has_one_object_per_call_and_a_summary(
     }  # fmt: skip
     assert summary["delayMs"]["p50"] == pytest.approx(200)
     assert summary["mos"]["p50"] > 4
-    checks = {(f["callId"], f["check"]) for f in summary["failures"]}
-    assert checks == {("silent", "correlation"), ("silent", "delay"), ("unanswered", "call")}
+    checks = {(f["callId"], f["check"], f["code"]) for f in summary["failures"]}
+    assert checks == {("silent", "silence", "far-end-silent"), ("unanswered", "call", "no-media")}
     assert all(f["reason"] for f in summary["failures"])
+    assert summary["scores"]["MOS-CQE"]["kind"] == "network"
+    assert summary["scores"]["MOS-CQE"]["p50"] > 4
+    (score,) = good["scores"]
+    assert (score["kind"], score["label"], score["parameters"]["Bpl"]) == (
+        "network",
+        "MOS-CQE",
+        4.3,
+    )
+    lines = summary_lines(report)
+    assert lines[0] == "5 calls: 3 passed, 1 failed, 1 errors"
+    assert lines[1].startswith("MOS-CQE (network: ITU-T G.107 E-model")
+    assert "call=silent far-end-silent: nothing but silence was received" in lines
+    assert lines[-1] == "rule min-pass-rate 1: FAILED: 3 of 5 calls passed"
 
 
 def test_junit_has_one_testcase_per_call(tmp_path: Path, outcomes: list[Outcome]) -> None:
@@ -84,17 +105,19 @@ def test_junit_has_one_testcase_per_call(tmp_path: Path, outcomes: list[Outcome]
     assert list(cases) == ["good-0", "good-1", "good-2", "silent", "unanswered"]
     assert all(case.get("classname") and case.get("time") for case in cases.values())
     for name in ("good-0", "good-1", "good-2"):
-        (out,) = cases[name]  # no failure, the figures
-        assert out.tag == "system-out" and "MOS 4." in (out.text or "")
+        properties, out = cases[name]  # no failure: the scores and the figures
+        values = {p.get("name"): p.get("value") for p in properties}
+        assert values["MOS-CQE.kind"] == "network" and float(values["MOS-CQE"] or 0) > 4
+        assert out.tag == "system-out" and "MOS-CQE 4." in (out.text or "")
         assert "delay " in (out.text or "") and "correlation 1.00" in (out.text or "")
-    failure, _ = cases["silent"]
+    failure, _, _ = cases["silent"]
     assert failure.tag == "failure" and "silence" in (failure.get("message") or "")
     (error,) = cases["unanswered"]
     assert error.tag == "error" and error.get("message") == "no agent answered"
 
 
 def test_an_empty_run_still_writes_valid_files(tmp_path: Path) -> None:
-    write_json(tmp_path / "r.json", [])
+    write_json(tmp_path / "r.json", report_dict([]))
     write_junit(tmp_path / "j.xml", [])
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["mos"]["p50"] is None
     assert ET.parse(tmp_path / "j.xml").getroot().find("testsuite").get("tests") == "0"  # type: ignore[union-attr]

@@ -26,4 +26,5 @@ async def test_handler_crash_is_an_internal_error_ack(caplog: pytest.LogCaptureF
     }
     assert "boom" not in str(ack)
     assert "RuntimeError: boom" in caplog.text
-    assert server.metrics.value("errors_total", code="internal-error") == 1
+    registry = server.metrics.registry
+    assert registry.get_sample_value("signaling_errors_total", {"code": "internal-error"}) == 1

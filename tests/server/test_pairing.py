@@ -23,6 +23,7 @@ async def ring(customer: Client, agent: Client, offerer: str = "customer") -> st
         "customerName": "customer",
         "offerer": offerer,
         "iceServers": [],
+        "customerIdentity": {"name": "customer", "sub": None, "verified": False},
     }
     return str(ack["callId"])
 
@@ -38,6 +39,7 @@ async def test_one_agent_accepts(clients: Clients) -> None:
         "customerId": customer.sid,
         "customerName": "customer",
         "offerer": "customer",
+        "customerIdentity": {"name": "customer", "sub": None, "verified": False},
     }
     accepted = await customer.expect("call-accepted")
     assert accepted == {

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from signaling_server.outcome import Emit, Outcome, Ring, Stats
+from signaling_server.identity import Identity
+from signaling_server.outcome import Emit, Outcome, Ring, Stats, Timing, TimingName
 from signaling_server.pairing import Pairing
 from signaling_server.protocol import EndReason, ErrorCode, Event, ProtocolError
 from signaling_server.stores.memory import MemoryStore
@@ -58,6 +59,9 @@ async def customers(pairing: Pairing, *sids: str) -> None:
         await pairing.add_customer(sid, f"name-{sid}")
 
 
+ANONYMOUS_C1 = {"sub": None, "name": "name-c1", "verified": False}
+
+
 async def refused(code: ErrorCode, operation: Any) -> str:
     with pytest.raises(ProtocolError) as exc:
         await operation
@@ -74,13 +78,20 @@ async def test_one_agent_rings_then_accepts(pairing: Pairing) -> None:
         Emit(
             "a1",
             Event.INCOMING_CALL,
-            {"callId": "call1", "customerId": "c1", "customerName": "name-c1", "offerer": "agent"},
+            {
+                "callId": "call1",
+                "customerId": "c1",
+                "customerName": "name-c1",
+                "customerIdentity": ANONYMOUS_C1,
+                "offerer": "agent",
+            },
         )
     ]
     assert out.rings == [Ring("call1", "a1")]
     out = await pairing.accept("a1", "call1")
     assert out.ack == {
-        "callId": "call1", "customerId": "c1", "customerName": "name-c1", "offerer": "agent"
+        "callId": "call1", "customerId": "c1", "customerName": "name-c1",
+        "customerIdentity": ANONYMOUS_C1, "offerer": "agent",
     }  # fmt: skip
     assert out.emits == [
         Emit(
@@ -391,3 +402,38 @@ async def test_takeover_needs_the_same_name_and_a_known_sid(pairing: Pairing, na
     await pairing.add_agent("new", name, 1, replaces=replaces)
     assert (await pairing.stats()).agents == 2
     await refused(ErrorCode.NOT_YOUR_PEER, pairing.route("c1", "new", "call1"))
+
+
+async def test_verified_identity_and_timings(pairing: Pairing, clock: Clock) -> None:
+    """A token's identity travels with the call; the call's durations are measured."""
+    await customers(pairing)
+    await pairing.add_customer("c1", "Ada", Identity("cust-1", "Ada", queue="billing"))
+    out = await pairing.request_call("c1", "customer")
+    assert out.timings == []  # queued: no agent yet
+    clock.tick(2)
+    out = await agent(pairing, "a1")
+    assert sent(out, Event.INCOMING_CALL)[0][1]["customerIdentity"] == {
+        "sub": "cust-1", "name": "Ada", "verified": True, "queue": "billing"
+    }  # fmt: skip
+    assert out.timings == [Timing(TimingName.QUEUE_WAIT, 2.0)]
+    clock.tick(1)
+    assert (await pairing.accept("a1", "call1")).timings == [Timing(TimingName.ACCEPTED, 3.0)]
+    clock.tick(1)
+    assert (await pairing.connected("c1", "call1")).timings == [Timing(TimingName.CONNECTED, 4.0)]
+    assert (await pairing.connected("a1", "call1")).timings == []  # the first report only
+    clock.tick(10)
+    out = await pairing.hangup("c1", "call1")
+    assert Timing(TimingName.DURATION, 11.0) in out.timings
+
+
+async def test_takeover_needs_the_same_identity(pairing: Pairing) -> None:
+    alice = Identity("alice", "desk")
+    await pairing.add_agent("old", "desk", 1, identity=alice)
+    await customers(pairing, "c1")
+    await pairing.request_call("c1", "customer")
+    await pairing.accept("old", "call1")
+    await pairing.add_agent("other", "desk", 1, replaces="old", identity=Identity("bob", "desk"))
+    await pairing.add_agent("shared", "desk", 1, replaces="old")  # the shared token: no sub
+    assert await pairing.route("c1", "old", None) == "call1"
+    await pairing.add_agent("new", "desk", 1, replaces="old", identity=alice)
+    assert await pairing.route("c1", "new", None) == "call1"

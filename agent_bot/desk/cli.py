@@ -1,0 +1,82 @@
+"""`agent-bot desk`: its flags beyond `answer`'s, its logging, and running the app."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from agent_bot.agent import Agent
+from agent_bot.call import CallOptions
+from agent_bot.cli import device_spec
+from agent_bot.desk.devices import SoundDevices
+from agent_bot.desk.problems import ProblemLog
+
+logger = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log", type=Path, metavar="FILE", help="write the log here (default: no log)"
+    )
+    parser.add_argument(
+        "--no-speaker", action="store_true", help="do not play calls on a sound device"
+    )
+    parser.add_argument(
+        "--ring-device",
+        default="",
+        metavar="DEVICE",
+        help="ring on this output device (index or name part; default: the system's)",
+    )
+    parser.add_argument("--no-ring", action="store_true", help="ring silently")
+
+
+def prepare(args: argparse.Namespace) -> ProblemLog:
+    """Logging to `--log` only (the terminal is the UI; the app shows the problems). No
+    source flag: the system's microphone; no `--speaker`: the system's output device."""
+    handlers: list[logging.Handler] = [logging.NullHandler()]
+    if args.log is not None:
+        handlers = [logging.FileHandler(args.log)]
+    problems = ProblemLog()
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, handlers=handlers)
+    sources = (args.play, args.tone, args.mic)
+    if all(s is None for s in sources) and not (args.silence or args.echo):
+        args.mic = ""
+    if args.speaker is None and not args.no_speaker:
+        args.speaker = ""
+    if args.no_speaker:
+        args.speaker = None
+    return problems
+
+
+def run_desk(args: argparse.Namespace, options: CallOptions, problems: ProblemLog) -> int:
+    """Run the desk until the agent quits (`q`)."""
+    from agent_bot.desk.app import DeskApp  # noqa: PLC0415 (Textual on demand)
+
+    speaker = ringer = None
+    try:
+        if args.speaker is not None:
+            from agent_bot.media.speaker import Speaker  # noqa: PLC0415 (PortAudio)
+
+            speaker = Speaker(device_spec(args.speaker))
+            options.speaker = speaker
+        if not args.no_ring:
+            from agent_bot.media.ringer import Ringer  # noqa: PLC0415 (PortAudio)
+
+            ringer = Ringer(device_spec(args.ring_device))
+    except ImportError as exc:
+        logger.warning("no sound: %s", exc)
+    microphone = getattr(options.source, "device", None)
+    devices = SoundDevices(None if speaker is None else speaker.device, microphone)
+    agent = Agent(
+        args.server,
+        options,
+        token=args.token,
+        name=args.name,
+        max_calls=1,
+        auto_accept=False,
+        wrap_up=args.wrap_up,
+    )
+    return DeskApp(agent, problems, ringer, devices, speaker).run() or 0
