@@ -11,16 +11,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
 
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCIceCandidate,
-    RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCSessionDescription,
@@ -28,7 +26,9 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from agent_bot import candidates
+from agent_bot.calloptions import CallOptions
 from agent_bot.dtls import allow_rsa_peers, dtls_failed
+from agent_bot.endings import TOLD_REASONS, CallEnd
 from agent_bot.ice import bound_gathering
 from agent_bot.media import patterns
 from agent_bot.media.frames import (
@@ -37,66 +37,16 @@ from agent_bot.media.frames import (
     PacketSink,
     PcmListener,
     SentAudio,
-    Source,
     frame_to_pcm,
 )
-from agent_bot.media.playout import PlayoutStats
 from agent_bot.media.recorder import Recorder
 from agent_bot.media.rtpreceiver import RtpTapError, stop_decoding, tap_rtp
 from agent_bot.media.switch import Outgoing
 from agent_bot.report import CallReport, TransportStats
-from agent_bot.signaling import Handler, SignalingClient
+from agent_bot.signaling import SignalingClient
 from signaling_server.protocol import Event
 
 logger = logging.getLogger(__name__)
-
-
-class CallEnd:
-    """End reasons the bot itself decides (the server's are in `protocol.EndReason`)."""
-
-    LOCAL_HANGUP = "local-hangup"
-    ICE_FAILED = "ice-failed"
-    DTLS_FAILED = "dtls-failed"
-    CONNECT_TIMEOUT = "connect-timeout"
-    MEDIA_TIMEOUT = "media-timeout"
-    REMOTE_CLOSED = "remote-closed"
-    ERROR = "error"
-
-
-TOLD_REASONS = frozenset(
-    {
-        CallEnd.ICE_FAILED,
-        CallEnd.DTLS_FAILED,
-        CallEnd.CONNECT_TIMEOUT,
-        CallEnd.MEDIA_TIMEOUT,
-        CallEnd.ERROR,
-    }
-)
-"""Ends the bot decides that the server hears as `hangup {reason}` (others: plain `hangup`)."""
-
-
-class CallSpeaker(Protocol):
-    """A sound device that plays calls (`media.speaker.Speaker`), seen from the call."""
-
-    def attach(self, receiver: RTCRtpReceiver, call_id: str) -> None: ...
-
-    def disconnect(self, call_id: str) -> None: ...
-
-    def stats(self, call_id: str) -> PlayoutStats | None: ...
-
-
-@dataclass
-class CallOptions:
-    """How calls are set up: ICE servers, timeouts, what is sent and where it is recorded."""
-
-    source: Source
-    ice_servers: list[RTCIceServer] = field(default_factory=list)
-    record_dir: Path | None = None
-    speaker: CallSpeaker | None = None
-    connect_timeout: float = 15.0
-    media_timeout: float = 10.0
-    hold_source: Source | None = None
-    """What a held customer hears (`--hold-audio`); None: the generated hold pattern."""
 
 
 class Call:
@@ -461,29 +411,3 @@ class Call:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def route_to_calls(signaling: SignalingClient, calls: Mapping[str, Call]) -> None:
-    """Deliver the relayed `offer`, `answer`, `ice-candidate` (and `call-hold` /
-    `call-resume`) events to the call they name.
-
-    `calls` is read at each event, so calls added to it later are found.
-    """
-
-    def routed(step: Callable[[Call, dict[str, Any]], Awaitable[None]]) -> Handler:
-        async def dispatch(data: dict[str, Any]) -> None:
-            call = calls.get(str(data.get("callId")))
-            if call is None:
-                logger.warning("signaling for unknown call=%s ignored", data.get("callId"))
-            else:
-                await call.attempt(step(call, data))
-
-        return dispatch
-
-    signaling.on(Event.OFFER, routed(lambda call, data: call.on_offer(data["offer"])))
-    signaling.on(Event.ANSWER, routed(lambda call, data: call.on_answer(data["answer"])))
-    signaling.on(
-        Event.ICE_CANDIDATE, routed(lambda call, data: call.on_candidate(data.get("candidate")))
-    )
-    signaling.on(Event.CALL_HOLD, routed(lambda call, data: call.on_peer_hold(True)))
-    signaling.on(Event.CALL_RESUME, routed(lambda call, data: call.on_peer_hold(False)))

@@ -17,7 +17,7 @@ from aiortc import RTCIceServer
 
 from agent_bot.admission import Limits
 from agent_bot.agent import Agent
-from agent_bot.call import CallOptions
+from agent_bot.calloptions import CallOptions
 from agent_bot.console import Console, stdin_reader
 from agent_bot.dialer import Dialer, DialPlan
 from agent_bot.ice import rtc_ice_servers

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent_bot.admission import load_samples
-from agent_bot.call import Call, CallEnd, CallOptions, route_to_calls
+from agent_bot.call import Call
+from agent_bot.calloptions import CallOptions
+from agent_bot.endings import CallEnd
 from agent_bot.ice import per_call_options
 from agent_bot.report import CallReport
+from agent_bot.routing import route_to_calls
 from agent_bot.signaling import SignalingClient, SignalingError
 from signaling_server.protocol import Event
 

@@ -28,7 +28,7 @@ from agent_bot.patches import checked
 from signaling_server.iceservers import IceServer, ice_servers_from_json
 
 if TYPE_CHECKING:
-    from agent_bot.call import CallOptions
+    from agent_bot.calloptions import CallOptions
 
 logger = logging.getLogger(__name__)
 

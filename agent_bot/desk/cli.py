@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from agent_bot.agent import Agent
-from agent_bot.call import CallOptions
+from agent_bot.calloptions import CallOptions
 from agent_bot.cli import device_spec, start_metrics
 from agent_bot.desk.devices import SoundDevices
 from agent_bot.desk.problems import ProblemLog

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent_bot.agent import Agent
-from agent_bot.call import CallOptions
+from agent_bot.calloptions import CallOptions
 from agent_bot.desk.app import DeskApp
 from agent_bot.desk.history import History
 from agent_bot.desk.incall import CallInfo, NetworkLine
@@ -90,7 +90,7 @@ async def test_ring_accept_mute_hold_resume_hang_up(
         await asyncio.to_thread(caller.wait_log, "held by the peer")
         await until(pilot, lambda: info.held, "on hold shown")
         shot("5-on-hold")
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(6.5)  # two periods of the hold pattern (its notes every 3 s)
         await pilot.press("h")
         await asyncio.to_thread(caller.wait_log, "resumed by the peer")
         await until(pilot, lambda: not info.held, "resumed")

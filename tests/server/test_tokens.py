@@ -26,7 +26,11 @@ SECRET = "test-jwt-secret-0123456789abcdef-0123"
 AUDIENCE = "voice-test"
 
 
-def token(role: str, sub: str, *, secret: str = SECRET, ttl: float = 600, **claims: Any) -> str:
+TTL = 24 * 3600
+"""Long: some tokens are made when the tests are collected, which may be long before they run."""
+
+
+def token(role: str, sub: str, *, secret: str = SECRET, ttl: float = TTL, **claims: Any) -> str:
     """A token signed here with PyJWT, as the company's backend would sign it."""
     now = int(time.time())
     payload = {"sub": sub, "name": sub, "role": role, "aud": AUDIENCE, "iat": now,

@@ -30,7 +30,7 @@ def test_caller_is_heard_on_the_speaker(bots: Bots, pulse: PulseDaemon, tmp_path
     agent = bots.answer("--speaker", "--silence")
     monitor = pulse.monitor()
     caller = bots.call("--play", str(HELLO), "--report", str(tmp_path / "r.json"))
-    assert caller.wait() == 0, caller.text()
+    caller.wait()  # its exit status is its QA verdict, which fails a silent far end
     agent.wait_log("ended reason=hangup")
     monitor.stop()
     played = monitor.pcm()
@@ -40,5 +40,6 @@ def test_caller_is_heard_on_the_speaker(bots: Bots, pulse: PulseDaemon, tmp_path
     assert len(correlations) >= 20
     assert float(np.median(correlations)) >= 0.9
     [report] = json.loads((tmp_path / "r.json").read_text())["calls"]
-    assert report["verdict"]["passed"]
+    assert report["end_reason"] == "local-hangup"
+    assert report["frames_sent"] > 0
     assert "speaker" in agent.text()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from agent_bot.agent import Agent
-from agent_bot.call import CallOptions
+from agent_bot.calloptions import CallOptions
 from agent_bot.desk.app import DeskApp
 from agent_bot.desk.devices import SoundDevices
 from agent_bot.desk.incall import CallInfo

@@ -52,9 +52,10 @@ def test_sound_server_killed_mid_call(bots: Bots, pulse: PulseDaemon, tmp_path: 
     monitor.stop()
     assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 100  # the caller is heard again
 
-    assert caller.wait(60) == 0, caller.text()[-4000:]  # the whole call, audio both ways
+    caller.wait(60)  # (its exit status is its QA verdict: the mic sends near silence)
     [report] = json.loads((tmp_path / "r.json").read_text())["calls"]
-    assert report["end_reason"] == "local-hangup", report
+    assert report["end_reason"] == "local-hangup", report  # the whole call, audio both ways
+    assert report["frames_received"] > 0 and report["frames_sent"] > 0, report
     agent.wait_log("ended reason=hangup")
     agent.signal(signal.SIGTERM)
     assert agent.wait(30) == 0, agent.text()[-4000:]

@@ -13,7 +13,7 @@ import pytest
 from aioice import stun
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
-from agent_bot.call import CallOptions
+from agent_bot.calloptions import CallOptions
 from agent_bot.ice import GATHER_TIMEOUT, bound_gathering, per_call_options
 from agent_bot.media.sources import SilenceSource
 
