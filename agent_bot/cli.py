@@ -304,6 +304,32 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             parser.error(f"--record {args.record}: {exc.strerror}")
 
 
+def make_agent(
+    args: argparse.Namespace,
+    options: CallOptions,
+    *,
+    max_calls: int,
+    auto_accept: bool,
+    limits: Limits | None = None,
+) -> Agent:
+    """The agent the flags ask for (`answer`, `desk`), its metrics served with `--metrics-port`."""
+    metrics = start_metrics(args)
+    agent = Agent(
+        args.server,
+        options,
+        token=args.token,
+        name=args.name,
+        max_calls=max_calls,
+        auto_accept=auto_accept,
+        limits=limits,
+        on_call_end=None if metrics is None else metrics.call_ended,
+        wrap_up=args.wrap_up,
+    )
+    if metrics is not None:
+        metrics.watch(lambda: agent.calls_in_progress, agent.admission)
+    return agent
+
+
 async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
     limits = Limits(
         max_lag_ms=args.max_lag_ms,
@@ -311,20 +337,9 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
         resume_lag_ms=min(Limits.resume_lag_ms, args.max_lag_ms / 2),
         resume_cpu_percent=min(Limits.resume_cpu_percent, args.max_cpu * 0.8),
     )
-    metrics = start_metrics(args)
-    agent = Agent(
-        args.server,
-        options,
-        token=args.token,
-        name=args.name,
-        max_calls=args.max_calls,
-        auto_accept=not args.manual,
-        limits=limits,
-        on_call_end=None if metrics is None else metrics.call_ended,
-        wrap_up=args.wrap_up,
+    agent = make_agent(
+        args, options, max_calls=args.max_calls, auto_accept=not args.manual, limits=limits
     )
-    if metrics is not None:
-        metrics.watch(lambda: agent.calls_in_progress, agent.admission)
     if args.speaker is None:
         return await serve(agent, manual=args.manual)
     from agent_bot.media.speaker import Speaker  # noqa: PLC0415 (PortAudio on demand)

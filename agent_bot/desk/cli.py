@@ -6,9 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from agent_bot.agent import Agent
 from agent_bot.calloptions import CallOptions
-from agent_bot.cli import device_spec, start_metrics
+from agent_bot.cli import device_spec, make_agent
 from agent_bot.desk.devices import SoundDevices
 from agent_bot.desk.problems import ProblemLog
 
@@ -70,17 +69,5 @@ def run_desk(args: argparse.Namespace, options: CallOptions, problems: ProblemLo
         logger.warning("no sound: %s", exc)
     microphone = getattr(options.source, "device", None)
     devices = SoundDevices(None if speaker is None else speaker.device, microphone)
-    metrics = start_metrics(args)
-    agent = Agent(
-        args.server,
-        options,
-        token=args.token,
-        name=args.name,
-        max_calls=1,
-        auto_accept=False,
-        wrap_up=args.wrap_up,
-        on_call_end=None if metrics is None else metrics.call_ended,
-    )
-    if metrics is not None:
-        metrics.watch(lambda: agent.calls_in_progress, agent.admission)
+    agent = make_agent(args, options, max_calls=1, auto_accept=False)
     return DeskApp(agent, problems, ringer, devices, speaker).run() or 0
