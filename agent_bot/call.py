@@ -42,7 +42,7 @@ from agent_bot.media.frames import (
 from agent_bot.media.recorder import Recorder
 from agent_bot.media.rtpreceiver import RtpTapError, stop_decoding, tap_rtp
 from agent_bot.media.switch import Outgoing
-from agent_bot.report import CallReport, TransportStats
+from agent_bot.report import CallReport, TransportStats, sound_summary
 from agent_bot.signaling import SignalingClient
 from signaling_server.protocol import Event
 
@@ -220,7 +220,6 @@ class Call:
             self._outgoing.set(muted=muted)
         logger.info("call=%s %s", self.call_id, "muted" if muted else "unmuted")
 
-
     def add_sink(self, sink: AudioSink) -> None:
         self._sinks.append(sink)
 
@@ -380,7 +379,10 @@ class Call:
         if speaker is not None:
             playout = speaker.stats(self.call_id)
             self.report.playout = None if playout is None else asdict(playout)
+            self.report.sound = speaker.sound(self.call_id)
             speaker.disconnect(self.call_id)
+            if self.report.sound is not None:
+                logger.info("call=%s sound: %s", self.call_id, sound_summary(self.report.sound))
         if self._outgoing is not None:
             self._outgoing.track.stop()
         elif self._track is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiortc import RTCIceServer, RTCRtpReceiver
 
@@ -20,6 +20,9 @@ class CallSpeaker(Protocol):
     def disconnect(self, call_id: str) -> None: ...
 
     def stats(self, call_id: str) -> PlayoutStats | None: ...
+
+    def sound(self, call_id: str) -> dict[str, Any] | None:
+        """Levels and echo-cancellation figures while `call_id` is on the speaker."""
 
 
 @dataclass

@@ -35,6 +35,7 @@ from agent_bot.qa import options as qa_options
 from agent_bot.qa.progress import Progress
 from agent_bot.qa.replay import Replay
 from agent_bot.signaling import SignalingError
+from agent_bot.sound import Sound, add_processing_flags, open_sound
 from agent_bot.workers import Supervisor, default_workers, pin_to_core, worker_index
 from signaling_server.iceservers import parse_ice_url
 
@@ -163,8 +164,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="",
         metavar="DEVICE",
-        help="send this input device (index or name part; no DEVICE: the system default)",
+        help="send this input device (index or name part; no DEVICE: the system default), "
+        "with echo cancellation, noise suppression and gain",
     )
+    add_processing_flags(parser)
     parser.add_argument("--loop", action="store_true", help="with --play: loop the file")
     parser.add_argument(
         "--record",
@@ -263,7 +266,7 @@ def start_metrics(args: argparse.Namespace) -> BotMetrics | None:
     return metrics
 
 
-def make_source(args: argparse.Namespace) -> Source:
+def make_source(args: argparse.Namespace, sound: Sound | None) -> Source:
     """The source the flags ask for; raises `SourceError` for an unreadable file."""
     if args.play is not None:
         return FileSource(args.play, loop=args.loop)
@@ -271,20 +274,11 @@ def make_source(args: argparse.Namespace) -> Source:
         return ToneSource(args.tone)
     if args.echo:
         return EchoSource()
-    if args.mic is not None:
-        from agent_bot.media.microphone import Microphone  # noqa: PLC0415 (PortAudio on demand)
-
-        return Microphone(device_spec(args.mic))
+    if sound is not None and sound.microphone is not None:
+        return sound.microphone
     if args.command == "answer" and not args.silence:
         logger.info("no source given and no sound device in use: sending silence")
     return SilenceSource()
-
-
-def device_spec(text: str) -> int | str | None:
-    """A device flag's value: "" the default, digits an index, else a name part."""
-    if not text:
-        return None
-    return int(text) if text.isdigit() else text
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -330,7 +324,7 @@ def make_agent(
     return agent
 
 
-async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
+async def run_answer(args: argparse.Namespace, options: CallOptions, sound: Sound | None) -> int:
     limits = Limits(
         max_lag_ms=args.max_lag_ms,
         max_cpu_percent=args.max_cpu,
@@ -340,17 +334,14 @@ async def run_answer(args: argparse.Namespace, options: CallOptions) -> int:
     agent = make_agent(
         args, options, max_calls=args.max_calls, auto_accept=not args.manual, limits=limits
     )
-    if args.speaker is None:
+    if sound is None:
         return await serve(agent, manual=args.manual)
-    from agent_bot.media.speaker import Speaker  # noqa: PLC0415 (PortAudio on demand)
-
-    speaker = Speaker(device_spec(args.speaker))
-    speaker.start()
-    options.speaker = speaker
+    options.speaker = sound.speaker
+    sound.engine.start()
     try:
         return await serve(agent, manual=args.manual)
     finally:
-        speaker.close()
+        sound.engine.close()
 
 
 async def serve(agent: Agent, *, manual: bool) -> int:
@@ -445,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return list_devices()
     check(parser, args)
     try:
-        source = make_source(args)
+        sound = open_sound(args)
+        source = make_source(args, sound)
         expect = decode(args.expect) if getattr(args, "expect", None) else None
         hold = hold_source(args)
     except (SourceError, ImportError) as exc:
@@ -466,11 +458,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "answer":
-            return asyncio.run(run_answer(args, options))
+            return asyncio.run(run_answer(args, options, sound))
         if args.command == "desk":
             from agent_bot.desk.cli import run_desk  # noqa: PLC0415 (Textual on demand)
 
-            return run_desk(args, options, problems)
+            return run_desk(args, options, problems, sound)
         return asyncio.run(run_call(args, options, expect))
     except MetricsError as exc:
         logger.error("%s", exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -87,6 +88,8 @@ class CallReport:
     recording: str | None = None
     playout: dict[str, Any] | None = None
     """The speaker's playout figures, when the call was on the speaker at its end."""
+    sound: dict[str, Any] | None = None
+    """Levels and echo cancellation at the call's end (`EngineSpeaker.sound`), on the speaker."""
     loop_lag_ms: float = 0.0
     """Worst lag of this process's event loop during the call: high values mean the figures
     say more about this process's load than about the network or the far end."""
@@ -118,3 +121,27 @@ class CallReport:
             for name in ("accepted", "connected", "first_audio_in", "first_audio_out")
         }
         return data
+
+
+def sound_summary(sound: dict[str, Any]) -> str:
+    """The sound figures of a call (`CallReport.sound`) as one log line's worth."""
+    parts = [
+        f"speaker {_dbfs(sound.get('speaker_rms', 0.0))}",
+        f"mic {_dbfs(sound.get('mic_rms', 0.0))}",
+    ]
+    echo = sound.get("echo")
+    if echo is not None:
+        removed = echo.get("echo_removed_db")
+        if not echo.get("echo_cancellation"):
+            parts.append("no echo cancellation")
+        elif removed is None:
+            parts.append("echo removed: not measured yet")
+        else:
+            parts.append(f"echo removed {removed:.1f} dB")
+        parts.append(f"delay {echo.get('delay_ms', 0.0):.0f} ms")
+    parts.append(f"engine restarts {sound.get('engine_restarts', 0)}")
+    return ", ".join(parts)
+
+
+def _dbfs(rms: float) -> str:
+    return f"{20 * math.log10(rms):.0f} dBFS" if rms > 1e-5 else "silent"

@@ -74,12 +74,13 @@ class DeskApp(App[int]):
         problems: ProblemLog | None = None,
         ringer: Ring | None = None,
         devices: SoundDevices | None = None,
-        speaker: Device | None = None,
+        sound: Device | None = None,
     ) -> None:
+        """`sound`: what plays and captures the calls (the sound engine, or a speaker)."""
         super().__init__()
         self.agent = agent
         self.devices = devices
-        self._sound: list[Device] = [d for d in (speaker, ringer) if d is not None]
+        self._sound: list[Device] = [d for d in (sound, ringer) if d is not None]
         self.problems = problems or ProblemLog()
         self.ringer = ringer
         self.levels: dict[str, CallLevels] = {}

@@ -7,9 +7,10 @@ import logging
 from pathlib import Path
 
 from agent_bot.calloptions import CallOptions
-from agent_bot.cli import device_spec, make_agent
+from agent_bot.cli import make_agent
 from agent_bot.desk.devices import SoundDevices
 from agent_bot.desk.problems import ProblemLog
+from agent_bot.sound import Sound, device_spec
 
 logger = logging.getLogger(__name__)
 
@@ -50,24 +51,24 @@ def prepare(args: argparse.Namespace) -> ProblemLog:
     return problems
 
 
-def run_desk(args: argparse.Namespace, options: CallOptions, problems: ProblemLog) -> int:
+def run_desk(
+    args: argparse.Namespace, options: CallOptions, problems: ProblemLog, sound: Sound | None
+) -> int:
     """Run the desk until the agent quits (`q`)."""
     from agent_bot.desk.app import DeskApp  # noqa: PLC0415 (Textual on demand)
 
-    speaker = ringer = None
-    try:
-        if args.speaker is not None:
-            from agent_bot.media.speaker import Speaker  # noqa: PLC0415 (PortAudio)
-
-            speaker = Speaker(device_spec(args.speaker))
-            options.speaker = speaker
-        if not args.no_ring:
+    ringer = None
+    speaker = None if sound is None else sound.speaker
+    options.speaker = speaker
+    if not args.no_ring:
+        try:
             from agent_bot.media.ringer import Ringer  # noqa: PLC0415 (PortAudio)
 
             ringer = Ringer(device_spec(args.ring_device))
-    except ImportError as exc:
-        logger.warning("no sound: %s", exc)
-    microphone = getattr(options.source, "device", None)
+        except ImportError as exc:
+            logger.warning("no sound: %s", exc)
+    microphone = None if sound is None or sound.microphone is None else sound.microphone.device
     devices = SoundDevices(None if speaker is None else speaker.device, microphone)
     agent = make_agent(args, options, max_calls=1, auto_accept=False)
-    return DeskApp(agent, problems, ringer, devices, speaker).run() or 0
+    engine = None if sound is None else sound.engine
+    return DeskApp(agent, problems, ringer, devices, engine).run() or 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,11 +12,14 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-if TYPE_CHECKING:  # (importing it loads PortAudio)
-    from agent_bot.media.devices import DeviceKeeper
-
 Kind = Literal["input", "output"]
 Lister = Callable[[], list[dict[str, Any]]]
+
+
+class Switchable(Protocol):
+    """A device that can be switched mid-call (`DeviceKeeper`, `EngineDevice`)."""
+
+    def switch(self, spec: int | str | None) -> None: ...
 
 
 def _portaudio_devices() -> list[dict[str, Any]]:
@@ -30,11 +33,11 @@ class SoundDevices:
 
     def __init__(
         self,
-        output: DeviceKeeper | None,
-        input: DeviceKeeper | None,
+        output: Switchable | None,
+        input: Switchable | None,
         lister: Lister = _portaudio_devices,
     ) -> None:
-        self.keepers: dict[Kind, DeviceKeeper | None] = {"output": output, "input": input}
+        self.keepers: dict[Kind, Switchable | None] = {"output": output, "input": input}
         self._lister = lister
 
     def choices(self) -> list[tuple[Kind, int, str]]:

@@ -153,7 +153,11 @@ class DeviceKeeper:
         *,
         retries: int = RETRIES,
         retry_seconds: float = RETRY_SECONDS,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_lost`: called with the reason instead of retrying or reopening when the device
+        cannot be opened or stops (the sound engine restarts its whole process instead); the
+        stream is then left as it is."""
         self.role = role
         self._spec = spec
         self._kind = kind
@@ -166,8 +170,13 @@ class DeviceKeeper:
         self._task: asyncio.Task[None] | None = None
         self.opened = 0
         """How many times the stream was opened (1 + the reopens)."""
+        self.index: int | None = None
+        """The device the open stream plays or captures."""
         self.gave_up = False
+        self.stuck = False
+        """A stream's open or close never returned: PortAudio is stuck in a thread."""
         self._switching = False
+        self._on_lost = on_lost
 
     @property
     def spec(self) -> int | str | None:
@@ -205,6 +214,11 @@ class DeviceKeeper:
             except (DeviceError, sd.PortAudioError, OSError, TimeoutError) as exc:
                 failures += 1
                 reason = exc if str(exc) else "PortAudio did not open it in time"
+                if isinstance(exc, TimeoutError):
+                    self.stuck = True
+                if self._on_lost is not None:
+                    self._on_lost(str(reason))
+                    return
                 if failures > self._retries:
                     logger.error("%s: giving up on the sound device: %s", self.role, reason)
                     self.gave_up = True
@@ -220,9 +234,13 @@ class DeviceKeeper:
                 await asyncio.sleep(self._retry_seconds)
                 continue
             self.opened += 1
+            self.index = index
             failures = 0
             logger.info("%s: device %d (%s) open", self.role, index, _name(index))
-            await self._watch()
+            lost = await self._watch()
+            if self._on_lost is not None and not self._switching:
+                self._on_lost(lost)
+                return
             stream, self._stream = self._stream, None
             try:
                 await _off_loop(partial(self._close, stream), _keep_open, PORTAUDIO_SECONDS)
@@ -245,17 +263,17 @@ class DeviceKeeper:
         """The stream's callback ran (called from PortAudio's thread)."""
         self._last_beat = time.monotonic()
 
-    async def _watch(self) -> None:
-        """Return when the open stream finished or stalled."""
+    async def _watch(self) -> str:
+        """Return, saying why, when the open stream finished or stalled."""
         self._last_beat = time.monotonic()
         while True:
             try:
                 await asyncio.wait_for(self._stopped.wait(), STALL_SECONDS / 2)
-                return
+                return "the stream stopped"
             except TimeoutError:
                 if time.monotonic() - self._last_beat > STALL_SECONDS:
                     logger.warning("%s: no callback for %.0f s", self.role, STALL_SECONDS)
-                    return
+                    return f"no callback for {STALL_SECONDS:.0f} s"
 
     def _close(self, stream: Any) -> None:
         try:
@@ -279,6 +297,7 @@ class DeviceKeeper:
 
     def _left_behind(self) -> None:
         """A stream's close did not return in time: its thread stays stuck in PortAudio."""
+        self.stuck = True
         logger.error(
             "%s: PortAudio did not close the stream in %.1f s; left behind",
             self.role,

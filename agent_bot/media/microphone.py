@@ -17,7 +17,7 @@ import collections
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from aiortc import MediaStreamTrack
@@ -105,8 +105,29 @@ class MicrophoneTrack(MediaStreamTrack, SentReporter):
         return frame
 
 
-class Microphone:
-    """A `Source` whose tracks send an input device (index, name substring, or default)."""
+class Capture(Protocol):
+    """Where a `Microphone`'s blocks come from: a device here, or the sound engine's."""
+
+    @property
+    def running(self) -> bool:
+        """Whether an open device is capturing."""
+
+    @property
+    def rms(self) -> float:
+        """RMS level (full scale = 1.0) captured over the last ~100 ms."""
+
+    def start(self, deliver: Callable[[Pcm], None]) -> None:
+        """Starts capturing (on the running event loop); `deliver` gets each block on it."""
+
+    def close(self) -> None: ...
+
+
+class DeviceCapture:
+    """An input device (index, name substring, or default) captured in this process.
+
+    Each 20 ms block goes to `on_block` in PortAudio's thread, with the capture delay
+    (seconds from the ADC to the callback); by default it is handed to the event loop.
+    """
 
     def __init__(
         self,
@@ -114,12 +135,21 @@ class Microphone:
         *,
         retries: int = RETRIES,
         retry_seconds: float = RETRY_SECONDS,
+        on_block: Callable[[Pcm, float], None] | None = None,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         self._keeper = DeviceKeeper(
-            "microphone", device, "input", self._open, retries=retries, retry_seconds=retry_seconds
+            "microphone",
+            device,
+            "input",
+            self._open,
+            retries=retries,
+            retry_seconds=retry_seconds,
+            on_lost=on_lost,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tracks: list[MicrophoneTrack] = []
+        self._deliver: Callable[[Pcm], None] | None = None
+        self._on_block = on_block
         self._level = LevelMeter()
 
     @property
@@ -127,29 +157,21 @@ class Microphone:
         return self._keeper
 
     @property
+    def running(self) -> bool:
+        return self._keeper.running
+
+    @property
     def rms(self) -> float:
-        """RMS level (full scale = 1.0) the device captured over the last ~100 ms."""
         return self._level.rms
 
-    def start(self) -> None:
-        """Opens the device (on the running event loop); failures are logged and retried."""
+    def start(self, deliver: Callable[[Pcm], None] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
+        if deliver is not None:
+            self._deliver = deliver
         self._keeper.start()
-
-    def create_track(self) -> MicrophoneTrack:
-        """A new track, which takes the microphone from the previous one."""
-        self.start()
-        track = MicrophoneTrack(self._feeds)
-        self._tracks = [t for t in self._tracks if t.readyState == "live"] + [track]
-        return track
 
     def close(self) -> None:
         self._keeper.close()
-        self._tracks.clear()
-
-    def _feeds(self, track: MicrophoneTrack) -> bool:
-        """Whether an open device is feeding `track` (the newest live one)."""
-        return self._keeper.running and bool(self._tracks) and self._tracks[-1] is track
 
     def _open(self, index: int, on_stop: Any) -> sd.InputStream:
         stream: sd.InputStream = open_stream("input", index, FRAME_SAMPLES, self._callback, on_stop)
@@ -159,13 +181,63 @@ class Microphone:
         self._keeper.beat()
         pcm: Pcm = indata[:, 0].copy()
         self._level.update(pcm)
-        loop = self._loop
-        if loop is None:
+        if self._on_block is not None:
+            self._on_block(pcm, max(float(time.currentTime - time.inputBufferAdcTime), 0.0))
+            return
+        loop, deliver = self._loop, self._deliver
+        if loop is None or deliver is None:
             return
         try:
-            loop.call_soon_threadsafe(self._deliver, pcm)
+            loop.call_soon_threadsafe(deliver, pcm)
         except RuntimeError:  # the event loop is closed
             return
+
+
+class Microphone:
+    """A `Source` whose tracks send what a `Capture` captures (by default an input device:
+    index, name substring, or the default)."""
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        retries: int = RETRIES,
+        retry_seconds: float = RETRY_SECONDS,
+        capture: Capture | None = None,
+    ) -> None:
+        self._capture: Capture = capture or DeviceCapture(
+            device, retries=retries, retry_seconds=retry_seconds
+        )
+        self._tracks: list[MicrophoneTrack] = []
+
+    @property
+    def device(self) -> Any:
+        """The device the capture keeps open (`DeviceKeeper` or the engine's view of it)."""
+        return getattr(self._capture, "device", None)
+
+    @property
+    def rms(self) -> float:
+        """RMS level (full scale = 1.0) the device captured over the last ~100 ms."""
+        return self._capture.rms
+
+    def start(self) -> None:
+        """Starts capturing (on the running event loop); failures are logged and retried."""
+        self._capture.start(self._deliver)
+
+    def create_track(self) -> MicrophoneTrack:
+        """A new track, which takes the microphone from the previous one."""
+        self.start()
+        track = MicrophoneTrack(self._feeds)
+        self._tracks = [t for t in self._tracks if t.readyState == "live"] + [track]
+        return track
+
+    def close(self) -> None:
+        self._capture.close()
+        self._tracks.clear()
+
+    def _feeds(self, track: MicrophoneTrack) -> bool:
+        """Whether an open device is feeding `track` (the newest live one)."""
+        return self._capture.running and bool(self._tracks) and self._tracks[-1] is track
 
     def _deliver(self, pcm: Pcm) -> None:
         while self._tracks and self._tracks[-1].readyState != "live":

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, open_stream, sd
-from agent_bot.media.frames import SAMPLE_RATE
+from agent_bot.media.frames import SAMPLE_RATE, Pcm
 from agent_bot.media.level import LevelMeter
 from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
 from agent_bot.media.rtpreceiver import OpusDecoder, RtpTapError, arrival_clock, tap_rtp
@@ -43,10 +44,22 @@ class Speaker:
         *,
         retries: int = RETRIES,
         retry_seconds: float = RETRY_SECONDS,
+        on_played: Callable[[Pcm, float], None] | None = None,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_played`: gets every block the device is given (silence included) in PortAudio's
+        thread, with the render delay (seconds from the callback to the DAC): the echo
+        canceller's reference. `on_lost`: see `DeviceKeeper`."""
         self._keeper = DeviceKeeper(
-            "speaker", device, "output", self._open, retries=retries, retry_seconds=retry_seconds
+            "speaker",
+            device,
+            "output",
+            self._open,
+            retries=retries,
+            retry_seconds=retry_seconds,
+            on_lost=on_lost,
         )
+        self._on_played = on_played
         self._lock = threading.Lock()
         self._call_id: str | None = None
         self._attached: list[str] = []
@@ -103,7 +116,7 @@ class Speaker:
             buffer, self._buffer, self._call_id = self._buffer, None, None
             self._level.reset()
         if buffer is not None:
-            logger.info("call %s: off the speaker; playout %s", call_id, _summary(buffer.stats))
+            logger.info("call %s: off the speaker; playout %s", call_id, summary(buffer.stats))
         if self._attached:
             self._focus(self._attached[-1])
 
@@ -162,12 +175,26 @@ class Speaker:
             pcm = self._buffer.pull(frames, arrival_clock()) if self._buffer is not None else None
         if pcm is None:
             outdata.fill(0)
-            return
-        outdata[:, 0] = pcm
-        self._level.update(pcm)
+        else:
+            outdata[:, 0] = pcm
+            self._level.update(pcm)
+        if self._on_played is not None:
+            self._on_played(outdata[:, 0], max(dac - float(time.currentTime), 0.0))
 
 
-def attach_speaker(receiver: Any, speaker: Speaker, call_id: str) -> None:
+class PacketSpeaker(Protocol):
+    """What `attach_speaker` feeds: `Speaker` here, or the sound engine's speaker."""
+
+    def put(
+        self, call_id: str, seq: int, timestamp: int, arrival: float, payload: bytes
+    ) -> None: ...
+
+    def connect(self, call_id: str) -> None: ...
+
+    def disconnect(self, call_id: str) -> None: ...
+
+
+def attach_speaker(receiver: Any, speaker: PacketSpeaker, call_id: str) -> None:
     """Puts the call received by `receiver` (an aiortc `RTCRtpReceiver`) on `speaker`.
 
     Its packets go to the speaker's playout buffer, bypassing aiortc's jitter buffer; the
@@ -189,9 +216,11 @@ def attach_speaker(receiver: Any, speaker: Speaker, call_id: str) -> None:
         track.on("ended", lambda: speaker.disconnect(call_id))
 
 
-def _summary(stats: PlayoutStats) -> str:
+def summary(stats: PlayoutStats) -> str:
+    """Playout figures as one log line's worth."""
     return (
         f"played={stats.played} lost={stats.lost} concealed={stats.concealed} "
         f"underruns={stats.underruns} late={stats.late} dropped={stats.dropped} "
-        f"target={stats.target_ms:.0f}ms jitter={stats.jitter_ms:.1f}ms"
+        f"target={stats.target_ms:.0f}ms jitter={stats.jitter_ms:.1f}ms "
+        f"drift={stats.drift_ppm:+.0f}ppm"
     )

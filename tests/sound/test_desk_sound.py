@@ -1,9 +1,10 @@
 """The desk on a private PulseAudio: it rings, and the call moves to another sink mid-call.
 
 The ring (400 + 450 Hz bursts) plays on the default sink while a call rings and stops once it
-is accepted; the caller's 300 Hz tone then plays on the `speaker` sink. The default sink is
-changed to `mic` and the desk switches its output device: the tone moves to `mic`'s monitor,
-and the call never drops.
+is accepted; the caller's 300 Hz tone then plays on the `speaker` sink (through the sound
+engine, as `agent-bot desk` plays it). The default sink is changed to `mic` and the desk
+switches its output device: the engine restarts on it, the tone moves to `mic`'s monitor, and
+the call never drops.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from agent_bot.desk.incall import CallInfo
 from agent_bot.desk.incoming import IncomingCall
 from agent_bot.desk.status import StatusBar
 from agent_bot.media.devices import find_device
+from agent_bot.media.enginespeaker import EngineSpeaker
 from agent_bot.media.frames import SAMPLE_RATE, Pcm
 from agent_bot.media.ringer import Ringer
+from agent_bot.media.soundengine import SoundEngine
 from agent_bot.media.sources import ToneSource
-from agent_bot.media.speaker import Speaker
 from tests.bots import Bots
 from tests.desk.test_desk import SIZE, until
 from tests.procs import SignalingServer
@@ -49,7 +51,8 @@ def peaks(pcm: Pcm) -> set[int]:
 async def test_ring_then_switch_the_speaker_mid_call(
     pulse: PulseDaemon, signaling_server: SignalingServer, bots: Bots
 ) -> None:
-    speaker = Speaker(None)
+    engine = SoundEngine(speaker=True, microphone=False)
+    speaker = EngineSpeaker(engine)
     agent = Agent(
         [signaling_server.url],
         CallOptions(source=ToneSource(440), speaker=speaker),
@@ -58,7 +61,7 @@ async def test_ring_then_switch_the_speaker_mid_call(
         auto_accept=False,
     )
     devices = SoundDevices(speaker.device, None)
-    app = DeskApp(agent, ringer=Ringer(None), devices=devices, speaker=speaker)
+    app = DeskApp(agent, ringer=Ringer(None), devices=devices, sound=engine)
     on_speaker = pulse.monitor()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.query_one(StatusBar).connection == "connected", "up")

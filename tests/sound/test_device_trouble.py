@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import os
 import signal
 import threading
 import time
@@ -28,8 +30,9 @@ pytestmark = pytest.mark.sound
 def test_sound_server_killed_mid_call(bots: Bots, pulse: PulseDaemon, tmp_path: Path) -> None:
     """`answer --speaker --mic` keeps its call when PulseAudio dies, and comes back with it.
 
-    Run as a separate process: PortAudio's ALSA backend can get stuck in that process for good
-    (see `media.devices`), which must not take the test run with it.
+    The sound engine (a child of the bot) goes with the dead stream and a new one is started
+    at once; it opens the devices when the sound server is back. No core is left spinning and
+    PortAudio's complaints do not flood the log.
     """
     agent = bots.answer("--speaker", "--mic", "--record", str(tmp_path / "recordings"))
     caller = bots.call("--tone", "440", "--duration", "25", "--report", str(tmp_path / "r.json"))
@@ -37,10 +40,12 @@ def test_sound_server_killed_mid_call(bots: Bots, pulse: PulseDaemon, tmp_path: 
         agent.wait_log(rf"{role}: device \d+ .* open")
     agent.wait_log("on the speaker")
     time.sleep(1.0)
+    before = cpu_share(agent.proc.pid, 3.0)
 
+    killed = time.time()
     pulse.kill()
-    for role in ("speaker", "microphone"):
-        agent.wait_log(f"{role}: sound device stopped; reopening", timeout=20)
+    [restart] = agent.wait_log(r"sound engine: restarting \(.*sound device stopped", timeout=3)
+    assert logged_at(restart) - killed < 3.0, restart
     agent.wait_log("speaker: sound device unavailable", timeout=20)
 
     pulse.start()
@@ -51,6 +56,9 @@ def test_sound_server_killed_mid_call(bots: Bots, pulse: PulseDaemon, tmp_path: 
     heard = monitor.pcm()[-SAMPLE_RATE:]
     monitor.stop()
     assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 100  # the caller is heard again
+    # a thread left spinning would hold a whole core in both windows; other load comes and goes
+    after = min(cpu_share(agent.proc.pid, 2.0), cpu_share(agent.proc.pid, 2.0))
+    assert after < before + 0.3, (before, after, per_process(agent.proc.pid))
 
     caller.wait(60)  # (its exit status is its QA verdict: the mic sends near silence)
     [report] = json.loads((tmp_path / "r.json").read_text())["calls"]
@@ -62,6 +70,49 @@ def test_sound_server_killed_mid_call(bots: Bots, pulse: PulseDaemon, tmp_path: 
     [recording] = recordings(tmp_path / "recordings")
     received, _ = read_recording(recording)
     assert len(received) >= 20 * SAMPLE_RATE  # recorded throughout
+    stderr_lines = [line for line in agent.text().splitlines() if "sound engine: " in line]
+    assert len(stderr_lines) < 40, "\n".join(stderr_lines)
+
+
+def logged_at(line: str) -> float:
+    """The wall-clock time of a log line ("2026-12-01 13:30:59,668 ...")."""
+    stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+    return stamp.timestamp()
+
+
+def cpu_share(pid: int, seconds: float) -> float:
+    """Share of a core `pid` and its children used over the next `seconds`."""
+    start = tree_cpu(pid)
+    time.sleep(seconds)
+    return (tree_cpu(pid) - start) / seconds
+
+
+def per_process(pid: int) -> dict[str, float]:
+    """CPU seconds so far of `pid` and its children, by pid and command."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")[:80]
+        except (OSError, IndexError):
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found[f"{stat.parent.name} {command.decode(errors='replace')}"] = cpu
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by `pid` and its live children (Linux /proc)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def test_no_device_the_speaker_gives_up_with_a_log_line(
