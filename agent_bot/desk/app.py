@@ -20,7 +20,7 @@ from agent_bot.agent import Agent
 from agent_bot.call import Call
 from agent_bot.desk.devices import DevicePrompt, Kind, SoundDevices
 from agent_bot.desk.history import History
-from agent_bot.desk.incall import CallInfo, InCall, NetworkLine
+from agent_bot.desk.incall import CallInfo, InCall, NetworkLine, SoundLine
 from agent_bot.desk.incoming import IncomingCall
 from agent_bot.desk.meters import Meter
 from agent_bot.desk.problems import ProblemLog
@@ -28,6 +28,7 @@ from agent_bot.desk.prompts import KeysHelp, TransferPrompt
 from agent_bot.desk.quality import NetworkQuality
 from agent_bot.desk.status import StatusBar
 from agent_bot.media.level import CallLevels
+from agent_bot.report import sound_summary
 from agent_bot.signaling import SignalingError
 from signaling_server.protocol import AgentState
 
@@ -193,6 +194,9 @@ class DeskApp(App[int]):
         self.query_one("#speaker-level", Meter).level = (
             0.0 if levels is None else levels.received.rms
         )
+        speaker = self.agent.options.speaker
+        sound = None if call is None or speaker is None else speaker.sound(call.call_id)
+        self.query_one(SoundLine).summary = "–" if sound is None else sound_summary(sound)
 
     def show_problem(self, text: str) -> None:
         self.query_one(StatusBar).problem = text

@@ -48,11 +48,24 @@ class NetworkLine(Widget):
         return f"network  {self.summary}"
 
 
+class SoundLine(Widget):
+    """Echo cancellation on the microphone, while the call is on the speaker."""
+
+    DEFAULT_CSS = """
+    SoundLine { height: 1; color: $text-muted; }
+    """
+
+    summary: reactive[str] = reactive("echo –")
+
+    def render(self) -> str:
+        return f"sound    {self.summary}"
+
+
 class InCall(Vertical):
     """Shown while a call is in progress (`active`)."""
 
     DEFAULT_CSS = """
-    InCall { height: 6; border: heavy $accent; padding: 0 1; display: none; }
+    InCall { height: 7; border: heavy $accent; padding: 0 1; display: none; }
     InCall.active { display: block; }
     """
 
@@ -63,6 +76,7 @@ class InCall(Vertical):
         yield Meter("mic", id="mic-level")
         yield Meter("speaker", id="speaker-level")
         yield NetworkLine(id="network")
+        yield SoundLine(id="sound")
 
     def watch_active(self, active: bool) -> None:
         self.set_class(active, "active")

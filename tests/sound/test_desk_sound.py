@@ -18,7 +18,7 @@ from agent_bot.agent import Agent
 from agent_bot.calloptions import CallOptions
 from agent_bot.desk.app import DeskApp
 from agent_bot.desk.devices import SoundDevices
-from agent_bot.desk.incall import CallInfo
+from agent_bot.desk.incall import CallInfo, SoundLine
 from agent_bot.desk.incoming import IncomingCall
 from agent_bot.desk.status import StatusBar
 from agent_bot.media.devices import find_device
@@ -76,6 +76,8 @@ async def test_ring_then_switch_the_speaker_mid_call(
         await asyncio.sleep(2.5)
         heard = peaks(last_second(on_speaker))
         assert 300 in heard and 400 not in heard, heard
+        sound = str(app.query_one(SoundLine).summary)
+        assert "speaker -" in sound and "engine restarts 0" in sound, sound  # the engine's figures
 
         on_mic = pulse.monitor(MIC_SINK)
         pulse.pactl("set-default-sink", MIC_SINK)
