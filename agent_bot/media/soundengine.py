@@ -167,7 +167,7 @@ class SoundEngine:
         self._last_heard = time.monotonic()
         loop.add_reader(ours.fileno(), self._readable)
         stderr = loop.create_task(_forward_stderr(process))
-        fault = True
+        fault = False  # (cancelled: the bot is closing it, told to quit)
         try:
             reason, fault = await self._watch_engine(process)
             return reason
