@@ -25,7 +25,7 @@ from agent_bot.media import enginewire as wire
 from agent_bot.media.devices import DeviceKeeper
 from agent_bot.media.echo import EchoCanceller
 from agent_bot.media.frames import Pcm
-from agent_bot.media.microphone import DeviceCapture
+from agent_bot.media.inputdevice import DeviceCapture
 from agent_bot.media.speaker import Speaker
 
 logger = logging.getLogger(__name__)

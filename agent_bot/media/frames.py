@@ -10,13 +10,15 @@ PCM inside the bot is always mono int16 at 48 kHz in frames of 960 samples (20 m
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-from aiortc import MediaStreamTrack
 from av import AudioFrame, Packet
 from av.frame import Frame
+
+if TYPE_CHECKING:  # (the sound engine imports this module without aiortc)
+    from aiortc import MediaStreamTrack
 
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = 960

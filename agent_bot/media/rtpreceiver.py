@@ -13,12 +13,12 @@ was written for (`TAPPED_AIORTC`); another version refuses the tap with `RtpTapE
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiortc
 import av
 import numpy as np
 
@@ -47,8 +47,9 @@ class RtpTapError(RuntimeError):
 
 
 def _check_version() -> None:
-    if not aiortc.__version__.startswith(TAPPED_AIORTC):
-        raise RtpTapError(f"aiortc {aiortc.__version__} is not one the RTP tap was checked on")
+    version = importlib.metadata.version("aiortc")
+    if not version.startswith(TAPPED_AIORTC):
+        raise RtpTapError(f"aiortc {version} is not one the RTP tap was checked on")
 
 
 def tap_rtp(receiver: Any, listener: PacketListener) -> None:
