@@ -4,12 +4,13 @@ The processing is libwebrtc's audio processing module (AEC3 for the echo) as the
 package wraps it: `livekit.rtc.AudioProcessingModule`, which runs in-process and needs no
 LiveKit server. The data path, one 10 ms frame at a time (the module takes nothing else):
 
-    speaker samples -> render()  -> Framer -> APM reverse stream (the far end: what echoes)
+    speaker samples -> render()  -> queue ... capture() -> Framer -> APM reverse stream
     mic samples     -> capture() -> Framer -> APM process_stream -> SampleQueue -> returned
 
-`render` runs in the output stream's PortAudio thread and `capture` in the input stream's; one
-lock serialises them, held for a frame or two of APM work (about 0.1 ms a frame). Before
-each microphone frame the module is told the stream delay (`DelayEstimate`: device latencies
+`render` runs in the output stream's PortAudio thread and only queues what was played (the far
+end: what echoes); `capture`, in the input stream's thread, gives the module what was queued,
+then the microphone block, so the speaker's callback never waits on the module. Before each
+microphone frame the module is told the stream delay (`DelayEstimate`: device latencies
 and what the framers hold). `capture` returns as many samples as it is given; with blocks that
 are not whole 10 ms frames its output lags by less than a frame (zeros at first). The module
 itself delays the audio a few ms more (about 9 ms with AEC3, 15 ms with noise suppression too).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from livekit import rtc
 
 logger = logging.getLogger(__name__)
+
+RENDER_QUEUE_BLOCKS = 64
+"""Speaker blocks held for the module at most (0.64 s of 10 ms blocks) between two microphone
+blocks; older ones are dropped."""
 
 MAX_STREAM_DELAY_MS = 500
 """The largest stream delay libwebrtc accepts."""
@@ -197,17 +203,34 @@ class EchoCanceller:
         self._erle = ErleEstimate()
         self._speaker = LevelMeter()
         self._mic = LevelMeter()
+        self._rendered: deque[tuple[Pcm, float, float]] = deque(maxlen=RENDER_QUEUE_BLOCKS)
         self.errors = 0
         """Frames the module failed on (passed through unprocessed on the microphone side)."""
+        self.render_dropped = 0
+        """Speaker blocks dropped unanalysed: the microphone stopped coming."""
         logger.info("microphone processing: %s", self.processing)
 
     def render(self, pcm: Pcm, delay_s: float) -> None:
-        """What the output callback wrote (int16 mono), due at the DAC `delay_s` from now."""
-        with self._lock:
-            self._speaker.update(pcm)
-            if self._apm is None or not self._aec:
-                return
-            self._delay.rendered(delay_s, self._render_framer.held)
+        """What the output callback wrote (int16 mono), due at the DAC `delay_s` from now.
+
+        Only queued here: the module analyses it in the capture thread, before the next
+        microphone block, so the output callback never waits on the module's work.
+        """
+        self._speaker.update(pcm)
+        if self._apm is None or not self._aec:
+            return
+        if len(self._rendered) == self._rendered.maxlen:
+            self.render_dropped += 1
+        self._rendered.append((pcm.copy(), delay_s, time.monotonic()))
+
+    def _analyze_rendered(self) -> None:
+        """Gives the module the far end queued since the last microphone block (under the
+        lock, in the capture thread)."""
+        assert self._apm is not None
+        while self._rendered:
+            pcm, delay_s, queued_at = self._rendered.popleft()
+            waited = time.monotonic() - queued_at
+            self._delay.rendered(delay_s - waited, self._render_framer.held)
             for frame in self._render_framer.push(pcm):
                 self._erle.far(mean_square(frame))
                 try:
@@ -223,6 +246,7 @@ class EchoCanceller:
                 self._mic.update(pcm)
                 return pcm
             if self._aec:
+                self._analyze_rendered()
                 self._delay.captured(delay_s, self._capture_framer.held)
                 estimate = self._delay.ms
                 if estimate is not None:

@@ -44,6 +44,9 @@ SPIN_SHARE = 0.8
 """Share of a core an engine may use, over `SPIN_WINDOW_S`, before it is taken for spinning
 (it needs a few percent)."""
 SPIN_WINDOW_S = 3.0
+SPIN_GRACE_S = 5.0
+"""An engine is not judged spinning in its first seconds: opening a microphone whose source
+has been idle costs up to half a core for a second or two (PulseAudio's null sink here)."""
 STDERR_LINES_PER_SECOND = 5
 WATCH_SECONDS = 0.25
 MIN_LIFE_SECONDS = 1.0
@@ -190,6 +193,7 @@ class SoundEngine:
         self._restart_reason = None
         self._watch.reset()
         retry_at: float | None = None
+        first_status: float | None = None
         while True:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -205,7 +209,10 @@ class SoundEngine:
                 return f"no word from it for {silent:.1f} s: hung", True
             if any(d.stuck for d in self.devices.values()):
                 return "PortAudio is stuck in it", True
-            share = cpu.share() if self.status else None
+            if self.status and first_status is None:
+                first_status = now
+            settled = first_status is not None and now - first_status >= SPIN_GRACE_S
+            share = cpu.share() if settled else None
             if share is not None and share > SPIN_SHARE:
                 return f"spinning at {share:.0%} of a core", True
             if self._watch.changed():
@@ -297,7 +304,7 @@ class CpuWatch:
         while self._samples and now - self._samples[0][0] > SPIN_WINDOW_S:
             self._samples.pop(0)
         first_at, first_cpu = self._samples[0]
-        if now - first_at < SPIN_WINDOW_S / 2:
+        if now - first_at < SPIN_WINDOW_S * 0.9:
             return None
         return (cpu - first_cpu) / (now - first_at)
 
