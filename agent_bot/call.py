@@ -30,6 +30,7 @@ from agent_bot.calloptions import CallOptions
 from agent_bot.dtls import allow_rsa_peers, dtls_failed
 from agent_bot.endings import TOLD_REASONS, CallEnd
 from agent_bot.ice import bound_gathering
+from agent_bot.leanreceive import skip_jitter_buffer
 from agent_bot.media import patterns
 from agent_bot.media.frames import (
     AudioSink,
@@ -272,6 +273,7 @@ class Call:
             self._decoding = bool(self._sinks) or self._options.speaker is not None
             if not self._decoding and self._receiver is not None:
                 stop_decoding(self._receiver)
+                skip_jitter_buffer(self._receiver)
                 logger.info("call=%s nothing needs the received PCM: not decoded", self.call_id)
         if not self._decoding:
             self._audio_in()

@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,20 +252,31 @@ class LoadRun:
         cores: str = str(AGENT_CORE),
     ) -> LoadResult:
         """Start the agent (`agents` registrations) on `cores`, load it with `calls` calls."""
-        log = (self.log_dir / f"{name}-{calls}.log").open("wb")
-        agent = subprocess.Popen(
-            pinned(cores, agent_command),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        prioritise(agent, self.nice)
-        try:
-            self._wait_agents(agents, agent)
+        with self.agent(f"{name}-{calls}", agent_command, agents=agents, cores=cores) as agent:
             idle_rss = rss_mb(process_tree(agent.pid))
             result = self._load(name, agent, calls, seconds, caller_args=caller_args, idle=idle_rss)
             result.cores = len(cores.split(","))
             return result
+
+    @contextmanager
+    def agent(
+        self,
+        log_name: str,
+        command: Sequence[str],
+        *,
+        agents: int = 1,
+        cores: str = str(AGENT_CORE),
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """The agent process on `cores`, registered (`agents` times) with the server; stopped
+        (and gone from the server) on leaving."""
+        log = (self.log_dir / f"{log_name}.log").open("wb")
+        agent = subprocess.Popen(
+            pinned(cores, command), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        prioritise(agent, self.nice)
+        try:
+            self._wait_agents(agents, agent)
+            yield agent
         finally:
             stop(agent)
             log.close()

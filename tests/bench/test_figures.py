@@ -1,4 +1,5 @@
-"""The load benchmarks' figures: frame-rate bins, echo delay, delay growth, caller stalls."""
+"""The load benchmarks' figures: frame-rate bins, echo delay, delay growth, caller stalls; the
+floor benchmark's steps."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from caller import (
     growth_ms,
 )
 from calls_per_core import cpu_bound
+from floor import per_call_us
+from floor_steps import Floor, build, measure_floor, paced_floor, parse, srtp_pair
 from load import LoadResult
 
 from agent_bot.media.frames import FRAME_SAMPLES
@@ -106,3 +109,27 @@ def test_cpu_capacity_fits_a_fixed_cost_and_a_cost_per_call() -> None:
 def test_cpu_capacity_leaves_out_runs_failed_by_a_starved_caller() -> None:
     starved = replace(result(60, 120.0, cores=2), min_fps=0.0, caller_lag_max_ms=300.0)
     assert cpu_bound([result(20, 50.0, cores=2), result(40, 90.0, cores=2), starved]) == 95
+
+
+def test_the_floor_steps_do_the_real_work() -> None:
+    tx, rx = srtp_pair()
+    packet = build((7, b"opus"), 99)
+    protected = tx.protect(packet)
+    assert protected != packet
+    (_, _, seq, _, ssrc), payload = parse(rx.unprotect(protected))
+    assert (seq, ssrc, payload) == (7, 99, b"opus")
+
+
+def test_the_floor_sums_both_directions_and_pools_passes() -> None:
+    times: dict[str, list[float]] = {}
+    floor = measure_floor(64, 2, times)
+    steps = Floor.RECEIVE + Floor.SEND
+    assert all(floor.steps[name] > 0 for name in steps)
+    assert floor.per_call == pytest.approx(sum(floor.steps[name] for name in steps))
+    measure_floor(64, 1, times)
+    assert {len(values) for values in times.values()} == {3}
+
+
+def test_the_paced_floor_and_cpu_per_call() -> None:
+    assert paced_floor(2, 0.1) > 0
+    assert per_call_us(10.0, 5) == pytest.approx(400.0)  # 2 % of a core each: 400 µs per 20 ms
