@@ -1,4 +1,4 @@
-"""The bot's sound devices from its flags: one sound engine with its speaker and microphone.
+"""The bot's sound devices from its flags: one sound engine with its speaker, microphone, ring.
 
 `--speaker` and `--mic` put their devices in a sound engine (`media.soundengine`: a child
 process the bot restarts when it hangs or dies). The microphone is processed there: echo
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from agent_bot.media.echo import Processing
 
-if TYPE_CHECKING:  # (importing them loads PortAudio)
+if TYPE_CHECKING:
+    from agent_bot.media.enginedevice import EngineRinger
     from agent_bot.media.enginespeaker import EngineSpeaker
     from agent_bot.media.microphone import Microphone
     from agent_bot.media.soundengine import SoundEngine
@@ -60,27 +61,38 @@ class Sound:
     """The sound engine the flags ask for, and the views of its devices."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from agent_bot.media.enginedevice import EngineCapture  # noqa: PLC0415 (PortAudio)
+        from agent_bot.media.enginedevice import EngineCapture, EngineRinger  # noqa: PLC0415
         from agent_bot.media.enginespeaker import EngineSpeaker  # noqa: PLC0415
         from agent_bot.media.microphone import Microphone  # noqa: PLC0415
         from agent_bot.media.soundengine import SoundEngine  # noqa: PLC0415
 
         speaker = getattr(args, "speaker", None)
+        ring = ring_device(args)
         self.engine: SoundEngine = SoundEngine(
             speaker=speaker is not None,
             speaker_spec=device_spec(speaker or ""),
             microphone=args.mic is not None,
             microphone_spec=device_spec(args.mic or ""),
+            ringer=ring is not None,
+            ringer_spec=device_spec(ring or ""),
             processing=processing(args),
         )
         self.speaker: EngineSpeaker | None = None if speaker is None else EngineSpeaker(self.engine)
         self.microphone: Microphone | None = (
             None if args.mic is None else Microphone(capture=EngineCapture(self.engine))
         )
+        self.ringer: EngineRinger | None = None if ring is None else EngineRinger(self.engine)
+
+
+def ring_device(args: argparse.Namespace) -> str | None:
+    """The desk's ring device ("" the default); None: no ring (`--no-ring`, or not the desk)."""
+    if getattr(args, "no_ring", True):
+        return None
+    return str(args.ring_device)
 
 
 def open_sound(args: argparse.Namespace) -> Sound | None:
     """The flags' sound engine (not started); None when no sound device is asked for."""
-    if getattr(args, "speaker", None) is None and args.mic is None:
+    if getattr(args, "speaker", None) is None and args.mic is None and ring_device(args) is None:
         return None
     return Sound(args)

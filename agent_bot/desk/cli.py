@@ -10,7 +10,7 @@ from agent_bot.calloptions import CallOptions
 from agent_bot.cli import make_agent
 from agent_bot.desk.devices import SoundDevices
 from agent_bot.desk.problems import ProblemLog
-from agent_bot.sound import Sound, device_spec
+from agent_bot.sound import Sound
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +57,9 @@ def run_desk(
     """Run the desk until the agent quits (`q`)."""
     from agent_bot.desk.app import DeskApp  # noqa: PLC0415 (Textual on demand)
 
-    ringer = None
     speaker = None if sound is None else sound.speaker
+    ringer = None if sound is None else sound.ringer
     options.speaker = speaker
-    if not args.no_ring:
-        try:
-            from agent_bot.media.ringer import Ringer  # noqa: PLC0415 (PortAudio)
-
-            ringer = Ringer(device_spec(args.ring_device))
-        except ImportError as exc:
-            logger.warning("no sound: %s", exc)
     microphone = None if sound is None or sound.microphone is None else sound.microphone.device
     devices = SoundDevices(None if speaker is None else speaker.device, microphone)
     agent = make_agent(args, options, max_calls=1, auto_accept=False)

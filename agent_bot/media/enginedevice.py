@@ -3,7 +3,7 @@
 `EngineDevice` follows one device (speaker or microphone) of the engine from its status
 messages, counts the failed opens and gives up after the last retry, and switches the device
 (the desk's device picker) by restarting the engine on the new one. `EngineCapture` is the
-`Capture` a `Microphone` reads when its device is the engine's.
+`Capture` a `Microphone` reads when its device is the engine's; `EngineRinger` the desk's ring.
 """
 
 from __future__ import annotations
@@ -121,4 +121,24 @@ class EngineCapture:
 
     def close(self) -> None:
         self._engine.on_mic = None
+        self._engine.close()
+
+
+class EngineRinger:
+    """The engine's ring (the desk's `Ring`): on while a call rings."""
+
+    def __init__(self, engine: SoundEngine) -> None:
+        self._engine = engine
+
+    @property
+    def running(self) -> bool:
+        return self._engine.alive and self._engine.devices["ringer"].running
+
+    def ring(self, on: bool) -> None:
+        self._engine.ring(on)
+
+    def start(self) -> None:
+        self._engine.start()
+
+    def close(self) -> None:
         self._engine.close()

@@ -22,21 +22,22 @@ from dataclasses import asdict
 from typing import Any
 
 from agent_bot.media import enginewire as wire
-from agent_bot.media.devices import DeviceKeeper
 from agent_bot.media.echo import EchoCanceller
 from agent_bot.media.frames import Pcm
-from agent_bot.media.inputdevice import DeviceCapture
-from agent_bot.media.speaker import Speaker
+
+try:
+    from agent_bot.media.devices import DeviceKeeper
+    from agent_bot.media.inputdevice import DeviceCapture
+    from agent_bot.media.ringer import Ringer
+    from agent_bot.media.speaker import Speaker
+except ImportError as exc:  # PortAudio is missing: said once, the bot does not retry
+    sys.stderr.write(f"{exc}\n")
+    sys.exit(wire.EXIT_NO_PORTAUDIO)
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.2
 """Between two status messages: the bot takes a silence of a few of them for a hang."""
-
-EXIT_QUIT = 0
-EXIT_LOST = 3
-"""A device stopped under the engine."""
-EXIT_BAD_USAGE = 2
 
 
 class WireLogHandler(logging.Handler):
@@ -78,6 +79,11 @@ class Engine:
             if config.speaker
             else None
         )
+        self.ringer = (
+            Ringer(config.ringer_spec, on_lost=lambda reason: self._on_lost("ringer", reason))
+            if config.ringer
+            else None
+        )
         self.capture = (
             DeviceCapture(
                 config.microphone_spec,
@@ -99,14 +105,17 @@ class Engine:
                 self.speaker.connect(self._focus)
         if self.capture is not None:
             self.capture.start()
+        if self.ringer is not None:
+            self.ringer.start()
+            self.ringer.ring(self._config.ringing)
         while not self._done.done():
             self._send(wire.status(self.status()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._done), HEARTBEAT_SECONDS)
         code = self._done.result()
         self._send(wire.status(self.status()))
-        if code == EXIT_QUIT:
-            for device in (self.speaker, self.capture):
+        if code == wire.EXIT_QUIT:
+            for device in (self.speaker, self.capture, self.ringer):
                 if device is not None:
                     device.close()
         return code
@@ -124,6 +133,8 @@ class Engine:
                 speaker_rms = self.speaker.rms(self._focus)
         if self.capture is not None:
             devices["microphone"] = self._device(self.capture.device, "microphone")
+        if self.ringer is not None:
+            devices["ringer"] = self._device(self.ringer.device, "ringer")
         echo = None if self._canceller is None else asdict(self._canceller.stats)
         return {
             "devices": devices,
@@ -156,7 +167,7 @@ class Engine:
             except OSError:
                 message = b""
             if not message or message[0] == wire.QUIT:
-                self._finish(EXIT_QUIT)
+                self._finish(wire.EXIT_QUIT)
                 return
             self._handle(message)
 
@@ -164,6 +175,8 @@ class Engine:
         kind = message[0]
         if kind == wire.PACKET and self.speaker is not None and self._focus is not None:
             self.speaker.put(self._focus, *wire.parse_packet(message))
+        elif kind == wire.RING and self.ringer is not None:
+            self.ringer.ring(wire.parse_ring(message))
         elif kind == wire.FOCUS:
             call_id = wire.parse_focus(message)
             if self.speaker is not None and call_id != self._focus:
@@ -188,9 +201,9 @@ class Engine:
     def _on_lost(self, role: str, reason: str) -> None:
         """A device could not open (reported: the bot retries) or stopped (the engine ends)."""
         self._lost[role] = reason
-        keeper = {"speaker": self.speaker, "microphone": self.capture}[role]
+        keeper = {"speaker": self.speaker, "microphone": self.capture, "ringer": self.ringer}[role]
         if keeper is not None and keeper.device.opened:
-            self._finish(EXIT_LOST)
+            self._finish(wire.EXIT_LOST)
         else:
             self._send(wire.status(self.status()))
 
@@ -209,7 +222,7 @@ class Engine:
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m agent_bot.media.engineprocess FD CONFIG_JSON\n")
-        return EXIT_BAD_USAGE
+        return wire.EXIT_BAD_USAGE
     config = wire.EngineConfig.from_json(argv[1])
     sock = socket.socket(fileno=int(argv[0]))
     sock.setblocking(False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from agent_bot.media import enginewire as wire
 from agent_bot.media.enginedevice import EngineDevice
 from agent_bot.media.playout import PlayoutStats
-from agent_bot.media.speaker import attach_speaker
+from agent_bot.media.speakerfeed import attach_speaker
 
 if TYPE_CHECKING:
     from agent_bot.media.soundengine import SoundEngine

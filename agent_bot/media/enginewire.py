@@ -5,7 +5,7 @@ socket buffer; a full buffer drops the message, never blocks a sound callback); 
 says what it is.
 
 - bot → engine: `PACKET` (one received RTP packet of the call on the speaker), `FOCUS` (the
-  call the speaker plays from now on; empty: none), `QUIT`.
+  call the speaker plays from now on; empty: none), `RING` (the ring on or off), `QUIT`.
 - engine → bot: `MIC` (one processed 20 ms microphone block), `STATUS` (JSON: the devices, the
   playout, levels, echo cancellation), `LOG` (one log record, re-emitted by the bot).
 
@@ -26,10 +26,18 @@ from agent_bot.media.frames import Pcm
 
 PACKET = ord("P")
 FOCUS = ord("F")
+RING = ord("R")
 QUIT = ord("Q")
 MIC = ord("M")
 STATUS = ord("S")
 LOG = ord("L")
+
+EXIT_QUIT = 0
+EXIT_BAD_USAGE = 2
+EXIT_LOST = 3
+"""A device stopped under the engine."""
+EXIT_NO_PORTAUDIO = 4
+"""PortAudio cannot be loaded (said on stderr): restarting would not help."""
 
 MAX_MESSAGE = 64 * 1024
 """Largest message either side sends or reads."""
@@ -53,6 +61,9 @@ class EngineConfig:
     speaker_spec: Spec = None
     microphone: bool = False
     microphone_spec: Spec = None
+    ringer: bool = False
+    ringer_spec: Spec = None
+    ringing: bool = False
     processing: Processing = field(default_factory=Processing)
     focus: str | None = None
     """The call on the speaker when the engine starts."""
@@ -89,6 +100,16 @@ def focus(call_id: str | None) -> bytes:
 
 def parse_focus(message: bytes) -> str | None:
     return message[1:].decode() or None
+
+
+def ring(on: bool) -> bytes:
+    return bytes([RING, int(on)])
+
+
+def parse_ring(message: bytes) -> bool:
+    if len(message) != 2:
+        raise WireError("bad ring message")
+    return bool(message[1])
 
 
 def mic(pcm: Pcm) -> bytes:

@@ -45,8 +45,8 @@ class DeviceCapture:
         self,
         device: int | str | None = None,
         *,
-        retries: int = RETRIES,
-        retry_seconds: float = RETRY_SECONDS,
+        retries: int | None = None,
+        retry_seconds: float | None = None,
         on_block: Callable[[Pcm, float], None] | None = None,
         on_lost: Callable[[str], None] | None = None,
     ) -> None:
@@ -55,8 +55,8 @@ class DeviceCapture:
             device,
             "input",
             self._open,
-            retries=retries,
-            retry_seconds=retry_seconds,
+            retries=RETRIES if retries is None else retries,
+            retry_seconds=RETRY_SECONDS if retry_seconds is None else retry_seconds,
             on_lost=on_lost,
         )
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -17,17 +17,18 @@ import collections
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from agent_bot.media.devices import RETRIES, RETRY_SECONDS
 from agent_bot.media.frames import FRAME_SAMPLES, FRAME_SECONDS, Pcm, SentReporter
-from agent_bot.media.inputdevice import Capture, DeviceCapture
 from agent_bot.media.level import LevelMeter
+
+if TYPE_CHECKING:
+    from agent_bot.media.inputdevice import Capture
 from agent_bot.media.sources import audio_frame
 
 logger = logging.getLogger(__name__)
@@ -114,13 +115,17 @@ class Microphone:
         self,
         device: int | str | None = None,
         *,
-        retries: int = RETRIES,
-        retry_seconds: float = RETRY_SECONDS,
+        retries: int | None = None,
+        retry_seconds: float | None = None,
         capture: Capture | None = None,
     ) -> None:
-        self._capture: Capture = capture or DeviceCapture(
-            device, retries=retries, retry_seconds=retry_seconds
-        )
+        """Without `capture`: the `device` in this process (`inputdevice.DeviceCapture`; the
+        sound engine's microphone is given as `capture`, and this process needs no PortAudio)."""
+        if capture is None:
+            from agent_bot.media.inputdevice import DeviceCapture  # noqa: PLC0415 (PortAudio)
+
+            capture = DeviceCapture(device, retries=retries, retry_seconds=retry_seconds)
+        self._capture: Capture = capture
         self._tracks: list[MicrophoneTrack] = []
 
     @property

@@ -2,13 +2,15 @@
 
 The device stays open (it plays silence between rings), so a ring starts at once; it may be
 another device than the call's (`--ring-device`: laptop speakers while a headset takes calls).
-A missing or vanished device is retried like the speaker's (`DeviceKeeper`); calls never wait.
+A missing or vanished device is retried like the speaker's; calls never wait. `agent-bot desk`
+rings in the sound engine (`engineprocess`), like its speaker.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,8 +26,11 @@ BLOCK_SAMPLES = 960
 class Ringer:
     """`ring(True)` starts the pattern from its beginning, `ring(False)` stops it."""
 
-    def __init__(self, device: int | str | None = None) -> None:
-        self._keeper = DeviceKeeper("ringer", device, "output", self._open)
+    def __init__(
+        self, device: int | str | None = None, *, on_lost: Callable[[str], None] | None = None
+    ) -> None:
+        """`on_lost`: see `DeviceKeeper`."""
+        self._keeper = DeviceKeeper("ringer", device, "output", self._open, on_lost=on_lost)
         self._pattern = ring_pattern()
         self._lock = threading.Lock()
         self._position = 0
@@ -34,6 +39,10 @@ class Ringer:
     @property
     def running(self) -> bool:
         return self._keeper.running
+
+    @property
+    def device(self) -> DeviceKeeper:
+        return self._keeper
 
     def start(self) -> None:
         """Opens the device (on the running event loop); failures are logged and retried."""

@@ -65,6 +65,8 @@ class SoundEngine:
         speaker_spec: wire.Spec = None,
         microphone: bool,
         microphone_spec: wire.Spec = None,
+        ringer: bool = False,
+        ringer_spec: wire.Spec = None,
         processing: Processing | None = None,
         retries: int = RETRIES,
         retry_seconds: float = RETRY_SECONDS,
@@ -75,6 +77,9 @@ class SoundEngine:
             self.devices["speaker"] = EngineDevice("speaker", speaker_spec, self._restart)
         if microphone:
             self.devices["microphone"] = EngineDevice("microphone", microphone_spec, self._restart)
+        if ringer:
+            self.devices["ringer"] = EngineDevice("ringer", ringer_spec, self._restart)
+        self.ringing = False
         self._retries = retries
         self._retry_seconds = retry_seconds
         self.status: dict[str, Any] = {}
@@ -113,6 +118,12 @@ class SoundEngine:
         with contextlib.suppress(OSError):
             self._socket.send(message)
 
+    def ring(self, on: bool) -> None:
+        """The ring on or off (kept across restarts)."""
+        if on != self.ringing:
+            self.ringing = on
+            self.send(wire.ring(on))
+
     def set_focus(self, call_id: str | None) -> None:
         self.focus = call_id
         self.send(wire.focus(call_id))
@@ -135,6 +146,8 @@ class SoundEngine:
             reason = await self._run_once()
             if self._task is None:
                 return
+            if all(d.gave_up for d in self.devices.values()):
+                continue  # (each said why it was given up)
             self.restarts += 1
             logger.warning("sound engine: restarting (%s)", reason)
             if time.monotonic() - started < MIN_LIFE_SECONDS:
@@ -146,6 +159,7 @@ class SoundEngine:
         config = wire.EngineConfig(
             processing=self.processing,
             focus=self.focus,
+            ringing=self.ringing,
             log_level=logging.getLogger("agent_bot").getEffectiveLevel(),
         )
         for device in self.devices.values():
@@ -202,6 +216,11 @@ class SoundEngine:
             requested = self._requested()
             if requested is not None:
                 return requested, False
+            if process.returncode == wire.EXIT_NO_PORTAUDIO:
+                for device in self.devices.values():
+                    device.gave_up = True
+                logger.error("sound engine: PortAudio is missing; no sound devices")
+                return "no PortAudio", True
             if process.returncode is not None:
                 return self._exit_reason(process.returncode), True
             silent = now - self._last_heard

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, open_stream, sd
 from agent_bot.media.frames import SAMPLE_RATE, Pcm
 from agent_bot.media.level import LevelMeter
 from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
-from agent_bot.media.rtpreceiver import OpusDecoder, RtpTapError, arrival_clock, tap_rtp
+from agent_bot.media.rtpreceiver import OpusDecoder, arrival_clock
+from agent_bot.media.speakerfeed import attach_speaker
 
 logger = logging.getLogger(__name__)
 
@@ -180,40 +181,6 @@ class Speaker:
             self._level.update(pcm)
         if self._on_played is not None:
             self._on_played(outdata[:, 0], max(dac - float(time.currentTime), 0.0))
-
-
-class PacketSpeaker(Protocol):
-    """What `attach_speaker` feeds: `Speaker` here, or the sound engine's speaker."""
-
-    def put(
-        self, call_id: str, seq: int, timestamp: int, arrival: float, payload: bytes
-    ) -> None: ...
-
-    def connect(self, call_id: str) -> None: ...
-
-    def disconnect(self, call_id: str) -> None: ...
-
-
-def attach_speaker(receiver: Any, speaker: PacketSpeaker, call_id: str) -> None:
-    """Puts the call received by `receiver` (an aiortc `RTCRtpReceiver`) on `speaker`.
-
-    Its packets go to the speaker's playout buffer, bypassing aiortc's jitter buffer; the
-    receiver's track keeps working for other sinks. Call `speaker.disconnect(call_id)` when
-    the call ends (also done when the receiver's track ends).
-    """
-
-    def on_packet(seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
-        speaker.put(call_id, seq, timestamp, arrival, payload)
-
-    try:
-        tap_rtp(receiver, on_packet)
-    except RtpTapError as exc:
-        logger.error("call %s: cannot be played on the speaker: %s", call_id, exc)
-        return
-    speaker.connect(call_id)
-    track = receiver.track
-    if track is not None:
-        track.on("ended", lambda: speaker.disconnect(call_id))
 
 
 def summary(stats: PlayoutStats) -> str:

@@ -1,7 +1,7 @@
 """The desk on a private PulseAudio: it rings, and the call moves to another sink mid-call.
 
-The ring (400 + 450 Hz bursts) plays on the default sink while a call rings and stops once it
-is accepted; the caller's 300 Hz tone then plays on the `speaker` sink (through the sound
+The ring (400 + 450 Hz bursts, from the sound engine too) plays on the default sink while a
+call rings and stops once it is accepted; the caller's 300 Hz tone then plays on the `speaker` sink (through the sound
 engine, as `agent-bot desk` plays it). The default sink is changed to `mic` and the desk
 switches its output device: the engine restarts on it, the tone moves to `mic`'s monitor, and
 the call never drops.
@@ -22,9 +22,9 @@ from agent_bot.desk.incall import CallInfo, SoundLine
 from agent_bot.desk.incoming import IncomingCall
 from agent_bot.desk.status import StatusBar
 from agent_bot.media.devices import find_device
+from agent_bot.media.enginedevice import EngineRinger
 from agent_bot.media.enginespeaker import EngineSpeaker
 from agent_bot.media.frames import SAMPLE_RATE, Pcm
-from agent_bot.media.ringer import Ringer
 from agent_bot.media.soundengine import SoundEngine
 from agent_bot.media.sources import ToneSource
 from tests.bots import Bots
@@ -51,7 +51,7 @@ def peaks(pcm: Pcm) -> set[int]:
 async def test_ring_then_switch_the_speaker_mid_call(
     pulse: PulseDaemon, signaling_server: SignalingServer, bots: Bots
 ) -> None:
-    engine = SoundEngine(speaker=True, microphone=False)
+    engine = SoundEngine(speaker=True, microphone=False, ringer=True)
     speaker = EngineSpeaker(engine)
     agent = Agent(
         [signaling_server.url],
@@ -61,7 +61,7 @@ async def test_ring_then_switch_the_speaker_mid_call(
         auto_accept=False,
     )
     devices = SoundDevices(speaker.device, None)
-    app = DeskApp(agent, ringer=Ringer(None), devices=devices, sound=engine)
+    app = DeskApp(agent, ringer=EngineRinger(engine), devices=devices, sound=engine)
     on_speaker = pulse.monitor()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.query_one(StatusBar).connection == "connected", "up")

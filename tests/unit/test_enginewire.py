@@ -53,3 +53,10 @@ def test_the_configuration_round_trips() -> None:
     assert wire.EngineConfig.from_json(config.to_json()) == config
     with pytest.raises(wire.WireError, match="not an engine configuration"):
         wire.EngineConfig.from_json('{"speakers": true}')
+
+
+def test_the_ring_on_and_off() -> None:
+    assert wire.parse_ring(wire.ring(True)) is True
+    assert wire.parse_ring(wire.ring(False)) is False
+    with pytest.raises(wire.WireError, match="ring"):
+        wire.parse_ring(bytes([wire.RING]))
