@@ -1,10 +1,10 @@
 """The desk on a private PulseAudio: it rings, and the call moves to another sink mid-call.
 
-The ring (400 + 450 Hz bursts, from the sound engine too) plays on the default sink while a
-call rings and stops once it is accepted; the caller's 300 Hz tone then plays on the `speaker` sink (through the sound
-engine, as `agent-bot desk` plays it). The default sink is changed to `mic` and the desk
-switches its output device: the engine restarts on it, the tone moves to `mic`'s monitor, and
-the call never drops.
+The ring (400 + 450 Hz bursts) plays on the default sink while a call rings and stops once it
+is accepted; the caller's 300 Hz tone then plays on the `speaker` sink. Both come from the
+sound engine, as `agent-bot desk` plays them. The default sink is changed to `mic` and the
+desk switches its output device: the engine restarts on it, the tone moves to `mic`'s monitor,
+and the call never drops.
 """
 
 from __future__ import annotations
