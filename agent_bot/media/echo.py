@@ -126,6 +126,8 @@ class ErleEstimate:
         far_peak = max(self._far, default=0.0)
         if far_peak < 10 ** (FAR_ACTIVE_DBFS / 10) or power_in > far_peak:
             return
+        if power_in < _OUT_FLOOR:  # a microphone that hears nothing has no echo to remove
+            return
         self._power_in += power_in
         self._power_out += max(power_out, _OUT_FLOOR)
         self._frames += 1

@@ -65,6 +65,7 @@ class Engine:
         self._focus = config.focus
         self._lost: dict[str, str] = {}
         self._mic_dropped = 0
+        self._processing_errors = 0
         processing = config.processing
         self._canceller = (
             EchoCanceller(processing) if config.microphone and processing.enabled else None
@@ -144,6 +145,7 @@ class Engine:
             "mic_rms": 0.0 if self.capture is None else self.capture.rms,
             "echo": echo,
             "mic_dropped": self._mic_dropped,
+            "processing_errors": self._processing_errors,
         }
 
     def _device(self, keeper: DeviceKeeper, role: str) -> dict[str, Any]:
@@ -187,16 +189,28 @@ class Engine:
             self._focus = call_id
 
     def _played(self, pcm: Pcm, delay: float) -> None:
-        """(PortAudio's output thread.)"""
+        """(PortAudio's output thread; an exception would stop the stream.)"""
         assert self._canceller is not None
-        self._canceller.render(pcm, delay)
+        try:
+            self._canceller.render(pcm, delay)
+        except Exception:
+            self._failed("the speaker's reference")
 
     def _captured(self, pcm: Pcm, delay: float) -> None:
-        """(PortAudio's input thread.)"""
+        """(PortAudio's input thread; an exception would stop the stream.)"""
         if self._canceller is not None:
-            pcm = self._canceller.capture(pcm, delay)
+            try:
+                pcm = self._canceller.capture(pcm, delay)
+            except Exception:
+                self._failed("the microphone's block (sent unprocessed)")
         if not self._send(wire.mic(pcm)):
             self._mic_dropped += 1
+
+    def _failed(self, what: str) -> None:
+        """The processing raised: logged the first time; the sound goes on."""
+        self._processing_errors += 1
+        if self._processing_errors == 1:
+            logger.exception("audio processing failed on %s", what)
 
     def _on_lost(self, role: str, reason: str) -> None:
         """A device could not open (reported: the bot retries) or stopped (the engine ends)."""

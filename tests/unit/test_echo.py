@@ -235,3 +235,16 @@ def test_render_and_capture_from_two_threads() -> None:
         thread.join()
     assert not failures
     assert canceller.errors == 0
+
+
+def test_a_microphone_that_hears_nothing_while_the_speaker_plays() -> None:
+    """Digital silence in (a muted or idle source) gives no echo figure and no error."""
+    canceller = EchoCanceller(Processing())
+    far = far_end()[: 4 * SAMPLE_RATE]
+    silence = np.zeros(CAPTURE_BLOCK, dtype=np.int16)
+    for start in range(0, len(far) - CAPTURE_BLOCK, CAPTURE_BLOCK):
+        canceller.render(far[start : start + RENDER_BLOCK], RENDER_DELAY_S)
+        canceller.render(far[start + RENDER_BLOCK : start + CAPTURE_BLOCK], RENDER_DELAY_S)
+        canceller.capture(silence, RENDER_DELAY_S)  # (raised: log10 of 0 power)
+    assert canceller.stats.echo_removed_db is None
+    assert canceller.errors == 0
