@@ -1,8 +1,9 @@
 """One call: one RTCPeerConnection's life, from offer/answer to its end and report.
 
 Signaling reaches the call through `on_offer`, `on_answer` and `on_candidate`; the call sends
-through the `SignalingClient`. Media: the source's track is sent; every received frame goes to
-the sinks (recorder, QA capture); the speaker and an echo track take the received packets.
+through the `SignalingClient`. Media: the source's track is sent; the received audio goes to
+the sinks (recorder, QA capture: `ReceivedAudio` decides who decodes it); the speaker and an
+echo track take the received packets.
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ from aiortc import (
     RTCRtpReceiver,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import MediaStreamError
 
 from agent_bot import candidates
 from agent_bot.calloptions import CallOptions
 from agent_bot.dtls import allow_rsa_peers, dtls_failed
 from agent_bot.endings import TOLD_REASONS, CallEnd
 from agent_bot.ice import bound_gathering
-from agent_bot.leanreceive import skip_jitter_buffer
 from agent_bot.media import patterns
 from agent_bot.media.frames import (
     AudioSink,
@@ -38,11 +37,11 @@ from agent_bot.media.frames import (
     PacketSink,
     PcmListener,
     SentAudio,
-    frame_to_pcm,
 )
 from agent_bot.media.recorder import Recorder
-from agent_bot.media.rtpreceiver import RtpTapError, stop_decoding, tap_rtp
+from agent_bot.media.rtpreceiver import tap_rtp
 from agent_bot.media.switch import Outgoing
+from agent_bot.received import ReceivedAudio
 from agent_bot.report import CallReport, TransportStats, sound_summary
 from agent_bot.signaling import SignalingClient
 from signaling_server.protocol import Event
@@ -91,8 +90,9 @@ class Call:
         """Why the last transfer of this call failed (`call-transfer-failed`), if one did."""
         self._receiver: RTCRtpReceiver | None = None
         self._echo_fed = False
-        self._decoding: bool | None = None
-        """Whether aiortc decodes the received packets; decided at the first one."""
+        self._received = ReceivedAudio(
+            call_id, self._sinks, self._audio_in, speaker=options.speaker is not None
+        )
         self._ending = False
         self._last_audio = 0.0
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
@@ -256,27 +256,12 @@ class Call:
         if speaker is not None:
             speaker.attach(self._receiver, self.call_id)
         self._feed_echo()
-        try:
-            tap_rtp(self._receiver, self._on_packet)
-        except RtpTapError as exc:
-            logger.warning("call=%s every received packet is decoded: %s", self.call_id, exc)
-            self._decoding = True
-        self._spawn(self._receive(track))
+        self._received.attach(self._receiver)
+        self._spawn(self._received.track_frames(track, self._failed))
 
-    def _on_packet(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
-        """Each received Opus packet; the first decides whether aiortc decodes them at all.
-
-        A call with no PCM sink and no speaker (echo, replay without a recorder) stops
-        aiortc's decoder thread and counts packets instead of decoded frames.
-        """
-        if self._decoding is None:
-            self._decoding = bool(self._sinks) or self._options.speaker is not None
-            if not self._decoding and self._receiver is not None:
-                stop_decoding(self._receiver)
-                skip_jitter_buffer(self._receiver)
-                logger.info("call=%s nothing needs the received PCM: not decoded", self.call_id)
-        if not self._decoding:
-            self._audio_in()
+    def _failed(self, error: str) -> None:
+        self.report.error = error
+        self._spawn(self.end(CallEnd.ERROR))
 
     def _audio_in(self) -> None:
         """20 ms of audio came in (a decoded frame, or a packet when not decoding)."""
@@ -293,24 +278,6 @@ class Call:
         if isinstance(track, PacketSink) and receiver is not None and not self._echo_fed:
             self._echo_fed = True
             tap_rtp(receiver, track.write_packet)
-
-    async def _receive(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            self._audio_in()
-            if not self._sinks:
-                continue
-            try:
-                pcm = frame_to_pcm(frame)
-            except ValueError as exc:
-                self.report.error = str(exc)
-                self._spawn(self.end(CallEnd.ERROR))
-                return
-            for sink in self._sinks:
-                sink.write(pcm)
 
     async def _media_watchdog(self) -> None:
         """From connected on: end the call when no audio arrives for `media_timeout` seconds."""
@@ -390,6 +357,7 @@ class Call:
         elif self._track is not None:
             self._track.stop()
         await self._pc.close()
+        self._received.close()
         for sink in self._sinks:
             sink.close()
         self.report.mark("ended")
