@@ -14,8 +14,9 @@ arrive; the sound device pulls blocks of any size. The buffer
   `CATCH_UP_PPM` faster (a brief pitch shift), or by dropping any frame when the excess passes
   `HARD_EXCESS_MS`;
 - follows the drift between the sender's clock and the device's clock by resampling: the
-  ratio is the drift estimate (the integral of the depth error, within `MAX_DRIFT_PPM`) plus
-  a proportional correction of its own (within `MAX_CORRECTION_PPM`), so a steady drift
+  ratio is the drift estimate (`clockdrift`: fitted to the arrivals and the device's pulls,
+  apart from the depth, so stalls, steps and a device pulling unevenly do not move it) plus a
+  proportional correction of the depth error (within `MAX_CORRECTION_PPM`), so a steady drift
   leaves no steady error and a shortfall is refilled at full speed whatever the drift.
 
 Depth is measured per arriving packet against the device's position: the samples output so
@@ -34,6 +35,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from agent_bot.media.clockdrift import ClockDrift
 from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
@@ -59,20 +61,14 @@ SOFT_EXCESS_MS = 15.0
 QUIET_RMS = 330.0
 """A frame quieter than this (about -40 dBFS) may be dropped to catch up."""
 
-MAX_DRIFT_PPM = 1_500.0
-"""Largest drift the estimate follows: sound cards are within ±300 ppm, cheap USB headsets
-±1,000 ppm."""
-
 MAX_CORRECTION_PPM = 1_500.0
 """Largest proportional correction, on top of the drift estimate."""
 
 RATIO_TIME_CONSTANT_S = 5.0
 """Proportional term: a depth error of e seconds adds e / this to the ratio."""
 
-DRIFT_TIME_CONSTANT_S = 40.0
-"""Integral term (the drift estimate): gains e × dt / (this × `RATIO_TIME_CONSTANT_S`) per
-pull. Slow, so transients (start, bursts) barely move it; a steady drift it learns within a
-minute or two."""
+LATE_PULL_BLOCKS = 2.5
+"""A pull this many blocks after the previous one is late: the device may have underflowed."""
 
 CATCH_UP_PPM = 5_000.0
 """Largest speed-up while the depth exceeds the target by more than `SOFT_EXCESS_MS`."""
@@ -159,7 +155,7 @@ class PlayoutBuffer:
         self._seam: Pcm | None = None
         self._held = 0
         self._block = 0
-        self._drift = 0.0
+        self._drift = ClockDrift()
         self._pulled_at: float | None = None
         """When the last pull happened (the arrival times' clock), if the caller says."""
         self._before_pull = 0
@@ -207,6 +203,7 @@ class PlayoutBuffer:
             self._advance(end + self._frame_samples)
             remaining -= self._frame_samples
         self._held = 0
+        self._drift.late()
         if remaining > 0:
             self._pending = self._next_frame()[remaining:]
 
@@ -216,6 +213,9 @@ class PlayoutBuffer:
         `now`: when the device asked, on the clock of the arrival times given to `put`.
         """
         self._block = max(self._block, samples)
+        since = None if now is None or self._pulled_at is None else now - self._pulled_at
+        if since is not None and since * SAMPLE_RATE > LATE_PULL_BLOCKS * self._block:
+            self._drift.late()
         self._pulled_at, self._before_pull = now, self._output
         if self._next_seq is None or samples <= 0:
             self._output += max(samples, 0)
@@ -234,7 +234,7 @@ class PlayoutBuffer:
         self._frac = advance - consumed
         self._output += samples
         self.stats.ratio = ratio
-        self.stats.drift_ppm = self._drift * 1e6
+        self.stats.drift_ppm = self._drift.drift * 1e6
         self.stats.target_ms = self._target() / SAMPLES_PER_MS
         self.stats.depth_ms = self._depth() / SAMPLES_PER_MS
         pcm: Pcm = np.clip(np.rint(out), -32768, 32767).astype(np.int16)
@@ -244,13 +244,9 @@ class PlayoutBuffer:
         """Playout speed for a depth error (samples) over the next `samples`: drift tracking,
         plus catch-up if the error is large."""
         seconds = error / SAMPLE_RATE
-        self._drift += (
-            seconds * samples / SAMPLE_RATE / (RATIO_TIME_CONSTANT_S * DRIFT_TIME_CONSTANT_S)
-        )
-        limit = MAX_DRIFT_PPM / 1e6
-        self._drift = float(np.clip(self._drift, -limit, limit))
         limit = MAX_CORRECTION_PPM / 1e6
-        ratio = 1.0 + self._drift + float(np.clip(seconds / RATIO_TIME_CONSTANT_S, -limit, limit))
+        correction = float(np.clip(seconds / RATIO_TIME_CONSTANT_S, -limit, limit))
+        ratio = 1.0 + self._drift.drift + correction
         excess = error - SOFT_EXCESS_MS * SAMPLES_PER_MS
         if excess > 0:
             ratio += min(excess / (SAMPLE_RATE * CATCH_UP_TIME_CONSTANT_S), CATCH_UP_PPM / 1e6)
@@ -268,6 +264,7 @@ class PlayoutBuffer:
         self._frac = 0.0
         self._last_transit = None
         self._held = 0
+        self._drift = ClockDrift()
 
     def _unwrap(self, seq: int, timestamp: int) -> tuple[int, int]:
         seq = self._high_seq + ((seq - self._high_seq + 0x8000) & 0xFFFF) - 0x8000
@@ -294,7 +291,9 @@ class PlayoutBuffer:
         return self._before_pull + block / 2 + played
 
     def _measure(self, timestamp: int, arrival: float) -> None:
-        mark = timestamp + self._frame_samples - self._device_position(arrival)
+        position = self._device_position(arrival)
+        mark = timestamp + self._frame_samples - position
+        self._drift.arrival(timestamp + self._frame_samples, position, arrival)
         if len(self._marks) == self._marks.maxlen:
             self._marks_sum -= self._marks[0]
         self._marks.append(mark)

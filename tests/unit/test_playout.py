@@ -67,11 +67,12 @@ def simulate(
     frame: Callable[[int], bytes] = ramp_frame,
     outputs: list[Pcm] | None = None,
     timed: bool = True,
+    pull_at: Callable[[int], float] | None = None,
 ) -> Run:
     """Sends 20 ms packets (sender clock off by `drift_ppm`), pulls blocks on the device clock.
 
     `timed`: each pull says when it happened (as the speaker does); else the buffer sees only
-    the count of samples pulled.
+    the count of samples pulled. `pull_at`: when pull k happens (default: every block, on time).
     """
     run = Run(PlayoutBuffer(RampDecoder()))
     period = FRAME_SAMPLES / SAMPLE_RATE * (1 + drift_ppm / 1e6)
@@ -81,7 +82,8 @@ def simulate(
         if not loss(i):
             heapq.heappush(events, (i * period + delay(i, i * period), 0, i))
     for k in range(int(seconds * SAMPLE_RATE / block)):
-        heapq.heappush(events, (k * block / SAMPLE_RATE, 1, k))
+        at = k * block / SAMPLE_RATE if pull_at is None else pull_at(k)
+        heapq.heappush(events, (at, 1, k))
     run.sent = count
     while events:
         now, kind, index = heapq.heappop(events)
@@ -253,6 +255,56 @@ def test_drift_is_followed_without_pull_times_too() -> None:
     assert stats.underruns == stats.concealed == stats.dropped == 0
     assert abs(stats.drift_ppm - -300) <= 100
     assert np.ptp(after(run, 60)) <= 10
+
+
+BLOCK_S = BLOCK / SAMPLE_RATE
+SAWTOOTH_PULLS = 300
+UNDERFLOW_PULLS = 2_000
+
+
+def uneven_pull(k: int) -> float:
+    """When pull k comes from a device as measured on a loaded machine (PortAudio → ALSA →
+    PulseAudio): a little slow, a block behind after 3 s, then two pulls at once; and every
+    20 s an underflow: one pull 3 blocks late, a burst, and the device a block ahead for good."""
+    underflows, since = divmod(k, UNDERFLOW_PULLS)
+    at = k * BLOCK_S + (k % SAWTOOTH_PULLS) * BLOCK_S / SAWTOOTH_PULLS - underflows * BLOCK_S
+    late = 4 - since if underflows and since < 4 else 0  # 3 blocks behind the old pace, burst
+    return at + late * BLOCK_S * 0.99
+
+
+def latency_moves(run: Run) -> tuple[float, float]:
+    """How far (ms) the median latency of the last minute, and that of the 10-s span furthest
+    off, are from the median of the minute after the first."""
+    times, latency = np.array(run.times), np.array(run.latencies_ms)
+    settled = np.median(latency[(times >= 60) & (times < 120)])
+    spans = [np.median(latency[(times >= s) & (times < s + 10)]) for s in range(60, 290, 10)]
+    last = np.median(latency[times >= times[-1] - 60])
+    return float(last - settled), float(np.max(np.abs(np.array(spans) - settled)))
+
+
+@pytest.mark.parametrize("drift_ppm", [1000.0, -1000.0])
+def test_drift_estimate_ignores_an_uneven_device(drift_ppm: float) -> None:
+    """The device's steps and sawtooth are not drift (the estimate that integrated the depth
+    error was 400-450 ppm off here: it read each underflow's step as drift)."""
+    run = simulate(300, drift_ppm=drift_ppm, pull_at=uneven_pull)
+    stats = run.buffer.stats
+    assert stats.underruns == stats.concealed == stats.dropped == 0
+    moved, furthest = latency_moves(run)
+    assert abs(moved) <= 2 and furthest <= 5
+    assert abs(stats.drift_ppm - -drift_ppm) <= 50
+
+
+@pytest.mark.parametrize("drift_ppm", [300.0, -1000.0])
+def test_drift_estimate_survives_a_sender_stall(drift_ppm: float) -> None:
+    """A sender 150 ms late from 30 s on (it stalled and restarted its schedule): a step, not
+    drift."""
+    run = simulate(
+        300, drift_ppm=drift_ppm, delay=lambda i, t: NETWORK_S + (0.15 if t >= 30 else 0.0)
+    )
+    stats = run.buffer.stats
+    assert abs(stats.drift_ppm - -drift_ppm) <= 50
+    moved, _ = latency_moves(run)
+    assert abs(moved) <= 5
 
 
 def test_sequence_and_timestamp_wrap() -> None:
