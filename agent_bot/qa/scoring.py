@@ -13,6 +13,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ SCORERS: dict[str, Score] = {
 }
 """Scorer names (as `--scoring` lists them) and what each produces."""
 WORKER_NICE = 10
+PARENT_CHECK_SECONDS = 1.0
+"""How often a scoring worker looks whether the bot that started it is still there."""
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "NUMBA_NUM_THREADS")  # fmt: skip
 
@@ -68,13 +72,23 @@ def _run(name: str, job: ScoringJob) -> Score:
 
 
 def _init_worker() -> None:
-    """Lower priority and single-threaded libraries, before any of them is imported."""
+    """Lower priority and single-threaded libraries, before any of them is imported; the
+    worker goes when the bot does (a SIGKILLed bot left its idle workers behind)."""
     os.nice(WORKER_NICE)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     for variable in _THREAD_VARIABLES:
         os.environ[variable] = "1"
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     threadpool_limits(1)  # numpy is loaded already (the main module was re-imported)
+
+
+def _exit_with(parent: int) -> None:
+    """Ends this worker once `parent` is gone (it is then re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class ScoringPool:
