@@ -234,9 +234,7 @@ class SoundEngine:
             share = cpu.share() if settled else None
             if share is not None and share > SPIN_SHARE:
                 return f"spinning at {share:.0%} of a core", True
-            if self._watch.changed():
-                for device in self.devices.values():
-                    device.renew()
+            if self._devices_changed():
                 return "the sound devices changed", False
             unavailable = [d for d in self.devices.values() if d.unavailable and not d.gave_up]
             if unavailable and retry_at is None:
@@ -246,6 +244,14 @@ class SoundEngine:
                     retry_at = now + self._retry_seconds
             if retry_at is not None and now >= retry_at:
                 return "retrying " + ", ".join(d.role for d in unavailable), False
+
+    def _devices_changed(self) -> bool:
+        """Whether the sound devices changed (hot-plug); if so every device is tried afresh."""
+        if not self._watch.changed():
+            return False
+        for device in self.devices.values():
+            device.renew()
+        return True
 
     def _exit_reason(self, code: int) -> str:
         stopped = [d for d in self.devices.values() if d.stopped]
@@ -257,9 +263,7 @@ class SoundEngine:
         """Every wanted device was given up: wait for a switch or a change of devices."""
         self._restart_reason = None
         while self._requested() is None:
-            if self._watch.changed():
-                for device in self.devices.values():
-                    device.renew()
+            if self._devices_changed():
                 logger.info("sound engine: the sound devices changed; trying again")
                 return
             self._wake.clear()
