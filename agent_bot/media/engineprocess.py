@@ -24,6 +24,7 @@ from typing import Any
 from agent_bot.media import enginewire as wire
 from agent_bot.media.echo import EchoCanceller
 from agent_bot.media.frames import Pcm
+from agent_bot.media.priority import raise_priority
 
 try:
     from agent_bot.media.devices import DeviceKeeper
@@ -238,9 +239,11 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m agent_bot.media.engineprocess FD CONFIG_JSON\n")
         return wire.EXIT_BAD_USAGE
     config = wire.EngineConfig.from_json(argv[1])
+    priority = raise_priority()  # before any thread starts: they inherit it
     sock = socket.socket(fileno=int(argv[0]))
     sock.setblocking(False)
     logging.basicConfig(level=config.log_level, handlers=[WireLogHandler(sock)])
+    logger.info("sound engine: priority %s", priority)
     try:
         code = asyncio.run(Engine(sock, config).run())
     except Exception:
