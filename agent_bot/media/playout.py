@@ -61,11 +61,14 @@ SOFT_EXCESS_MS = 15.0
 QUIET_RMS = 330.0
 """A frame quieter than this (about -40 dBFS) may be dropped to catch up."""
 
-MAX_CORRECTION_PPM = 1_500.0
-"""Largest proportional correction, on top of the drift estimate."""
+MAX_CORRECTION_PPM = 3_000.0
+"""Largest proportional correction, on top of the drift estimate: a 0.3 % speed change (about
+5 cents of pitch) that moves the depth 3 ms a second."""
 
-RATIO_TIME_CONSTANT_S = 5.0
-"""Proportional term: a depth error of e seconds adds e / this to the ratio."""
+RATIO_TIME_CONSTANT_S = 2.0
+"""Proportional term: a depth error of e seconds adds e / this to the ratio. The depth responds
+at once to the ratio, so a short constant is stable; it settles a call's start within seconds
+and holds the error to 2 ms against a 1,000 ppm drift before the drift is estimated."""
 
 LATE_PULL_BLOCKS = 2.5
 """A pull this many blocks after the previous one is late: the device may have underflowed."""
@@ -80,6 +83,11 @@ CROSSFADE_SAMPLES = 120
 
 CAPACITY_PACKETS = 100
 """Packets held at most (2 s); beyond that the oldest is dropped (device not pulling)."""
+
+START_S = 1.0
+"""The first arrivals of a stream, measured for the target only until this much later: a
+call's first packets come in a burst (the connection and the device just started), which
+would hold the target high for a whole window."""
 
 RESYNC_SAMPLES = 2 * SAMPLE_RATE
 """A packet this far from the newest one restarts the stream (sender restarted)."""
@@ -152,6 +160,8 @@ class PlayoutBuffer:
         self._high_seq = 0
         self._high_ts = 0
         self._last_transit: float | None = None
+        self._started_at: float | None = None
+        """When the first arrival of the stream came, until `START_S` later."""
         self._seam: Pcm | None = None
         self._held = 0
         self._block = 0
@@ -263,6 +273,7 @@ class PlayoutBuffer:
         self._pending = np.zeros(lead, dtype=np.float32)
         self._frac = 0.0
         self._last_transit = None
+        self._started_at = None
         self._held = 0
         self._drift = ClockDrift()
 
@@ -291,6 +302,12 @@ class PlayoutBuffer:
         return self._before_pull + block / 2 + played
 
     def _measure(self, timestamp: int, arrival: float) -> None:
+        if self._started_at is None:
+            self._started_at = arrival
+        elif arrival - self._started_at > START_S:
+            self._marks.clear()  # the start's burst is measured no more
+            self._marks_sum = 0.0
+            self._started_at = float("inf")
         position = self._device_position(arrival)
         mark = timestamp + self._frame_samples - position
         self._drift.arrival(timestamp + self._frame_samples, position, arrival)
