@@ -1,6 +1,6 @@
 """Clock drift of the speaker's playout: senders ppm off, each to a real bot on a null sink.
 
-The four senders of `tests/sound/drift_check.py` (±300 and ±1,000 ppm by default), all at once,
+The four senders of `tests/sound/test_drift.py` (±300 and ±1,000 ppm by default), all at once,
 each heard by its own `agent-bot answer --speaker` on its own PulseAudio null sink (one private
 daemon), for `--minutes`. Per sender: the send → monitor latency (median over the seconds
 2-10, the first minute after 10 s of settling and the last minute), the bot's drift estimate
@@ -64,7 +64,7 @@ def print_table(runs: list[DriftResult]) -> None:
         print(
             f"{run.ppm:+6.0f} {run.sender_ppm:+8.1f} {fmt(start):>7} {fmt(first):>8} "
             f"{fmt(last):>8} {fmt(moved):>6} {estimate:+9.1f} {estimate - run.sender_ppm:+6.1f}"
-            f"  {counters}; sender stalls {run.stalls}"
+            f"  {counters}; sender stalls {run.stalls} ({run.stalled_frames} frames)"
         )
         print(f"       latency per 10 s: {run.profile()}")
     print("latency in ms, send → null-sink monitor (Opus lookahead of 6.5 ms included)")
