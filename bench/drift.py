@@ -51,8 +51,8 @@ def fmt(value: float | None) -> str:
 
 
 def print_table(runs: list[DriftResult]) -> None:
-    header = ("ppm", "sender", "2-10 s", "1st min", "last min", "moved", "estimate", "error")
-    print("{:>6} {:>8} {:>7} {:>8} {:>8} {:>6} {:>9} {:>6}  playout".format(*header))
+    header = ("ppm", "sender", "sink", "2-10 s", "1st min", "last min", "moved", "estimate")
+    print("{:>6} {:>8} {:>6} {:>7} {:>8} {:>8} {:>6} {:>9}  error  playout".format(*header))
     for run in runs:
         start = run.median(*START_SPAN_S)
         first, last = run.median(*run.first_minute), run.median(*run.last_minute)
@@ -62,12 +62,14 @@ def print_table(runs: list[DriftResult]) -> None:
             f"{name} {run.playout.get(name)}" for name in ("underruns", "concealed", "dropped")
         )
         print(
-            f"{run.ppm:+6.0f} {run.sender_ppm:+8.1f} {fmt(start):>7} {fmt(first):>8} "
-            f"{fmt(last):>8} {fmt(moved):>6} {estimate:+9.1f} {estimate - run.sender_ppm:+6.1f}"
+            f"{run.ppm:+6.0f} {run.sender_ppm:+8.1f} {run.sink_ppm:+6.1f} {fmt(start):>7} "
+            f"{fmt(first):>8} {fmt(last):>8} {fmt(moved):>6} {estimate:+9.1f} "
+            f"{estimate - run.true_drift_ppm:+6.1f}"
             f"  {counters}; sender stalls {run.stalls} ({run.stalled_frames} frames)"
         )
         print(f"       latency per 10 s: {run.profile()}")
-    print("latency in ms, send → null-sink monitor (Opus lookahead of 6.5 ms included)")
+    print("latency in ms, send → null-sink monitor (Opus lookahead of 6.5 ms included); sink:")
+    print("the null sink's pace; error: the estimate against sender − sink")
 
 
 def main() -> None:

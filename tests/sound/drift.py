@@ -110,7 +110,10 @@ class DriftResult:
 
     ppm: float
     sender_ppm: float
-    """The sender's pace as measured from its send times (the truth the estimate is held to)."""
+    """The sender's pace as measured from its send times."""
+    sink_ppm: float
+    """The null sink's pace as measured from its monitor's chunks (a null sink has been seen
+    160 ppm fast for minutes)."""
     stalls: int
     """Times the sender fell behind its schedule by over `LATE_S` (its loop stalled)."""
     stalled_frames: int
@@ -127,6 +130,11 @@ class DriftResult:
     """ALSA's "underrun occurred" lines in the bot's log: the device ran dry (the bot's sound
     process was late), which no playout sees coming and which can leave more audio queued in
     PulseAudio for good."""
+
+    @property
+    def true_drift_ppm(self) -> float:
+        """How much faster the sender ran than the bot's device: what the estimate is held to."""
+        return self.sender_ppm - self.sink_ppm
 
     def median(self, start: float, end: float) -> float | None:
         """Median latency (ms) over the seconds [start, end) of the call."""
@@ -151,7 +159,8 @@ class DriftResult:
             self.median(*self.last_minute),
         )
         return (
-            f"{self.ppm:+6.0f} ppm (sender {self.sender_ppm:+7.1f}): latency 2-10 s {_ms(start)}, "
+            f"{self.ppm:+6.0f} ppm (sender {self.sender_ppm:+7.1f}, sink {self.sink_ppm:+6.1f}): "
+            f"latency 2-10 s {_ms(start)}, "
             f"first minute {_ms(first)}, last minute {_ms(last)} "
             f"({len(self.latencies)} windows); estimate {self.playout.get('drift_ppm', 0):+.1f} "
             f"ppm; underruns {self.playout.get('underruns')}, concealed "
@@ -304,6 +313,7 @@ def result(
     return DriftResult(
         ppm=source.ppm,
         sender_ppm=pace,
+        sink_ppm=monitor.rate_ppm,
         stalls=late,
         stalled_frames=stalled_frames(sent.times, seconds),
         latencies=latencies(monitor, sent, seconds),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import theilslopes
 
 from agent_bot.media.frames import SAMPLE_RATE, Pcm
 
@@ -43,8 +44,19 @@ def missing_tools() -> list[str]:
     return sorted({package for tool, package in TOOLS.items() if shutil.which(tool) is None})
 
 
+CLOCK_BIN_S = 1.0
+"""Recorded seconds per point of the monitor's clock fit."""
+
+CLOCK_OUTLIER_S = 0.002
+"""A point this far off the robust fit is left out of the final one."""
+
+
 class Monitor:
-    """Records a PulseAudio source (`parec`), noting when each chunk arrived."""
+    """Records a PulseAudio source (`parec`), noting when each chunk arrived.
+
+    The sink's clock is not this machine's: a null sink has been seen rendering 160 ppm fast
+    for minutes. So the time a sample was captured comes from a fit of the chunks' arrivals
+    (`time_of`), and `rate_ppm` says how fast the sink ran."""
 
     def __init__(self, env: dict[str, str], source: str) -> None:
         self._process = subprocess.Popen(
@@ -54,7 +66,11 @@ class Monitor:
             stderr=subprocess.DEVNULL,
         )
         self._chunks: list[bytes] = []
-        self._start = float("inf")
+        self._arrivals: list[tuple[int, float]] = []
+        """(samples recorded so far, when that chunk was read) per chunk."""
+        self._settled = 0
+        self._fit: tuple[int, tuple[float, float]] | None = None
+        """The last clock fit, and how many arrivals it was made of."""
         self._samples = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -67,15 +83,12 @@ class Monitor:
             with self._lock:
                 self._chunks.append(chunk)
                 self._samples += len(chunk) // 2
-                # the chunk's last sample was captured at the latest now: the least delayed
-                # chunk gives the best estimate of when sample 0 was captured
-                self._start = min(self._start, now - self._samples / SAMPLE_RATE)
+                self._arrivals.append((self._samples, now))
 
     def settle(self) -> None:
-        """Forgets when sample 0 was estimated to be captured: chunks from now on tell it (an
-        idle sink renders ahead of time, which would make the estimate too early)."""
+        """Chunks from now on tell the sink's clock (an idle sink renders ahead of time)."""
         with self._lock:
-            self._start = float("inf")
+            self._settled = len(self._arrivals)
 
     @property
     def samples(self) -> int:
@@ -89,13 +102,57 @@ class Monitor:
 
     def time_of(self, index: float) -> float:
         """Monotonic time at which recorded sample `index` was captured."""
+        start, slope = self._clock()
+        return start + index * (1 / SAMPLE_RATE + slope)
+
+    @property
+    def rate_ppm(self) -> float:
+        """How much faster than this machine's clock the sink rendered."""
+        _, slope = self._clock()
+        return (1 / (1 + slope * SAMPLE_RATE) - 1) * 1e6
+
+    def _clock(self) -> tuple[float, float]:
+        """(when sample 0 was captured, seconds per sample beyond the nominal rate)."""
         with self._lock:
-            return self._start + index / SAMPLE_RATE
+            arrivals = self._arrivals[self._settled :]
+        if not arrivals:
+            raise RuntimeError("the monitor recorded nothing")
+        if self._fit is None or self._fit[0] != len(arrivals):
+            points = np.array(arrivals, dtype=np.float64)
+            self._fit = (len(arrivals), sink_clock(points[:, 0], points[:, 1]))
+        return self._fit[1]
 
     def stop(self) -> None:
         self._process.terminate()
         self._process.wait(5)
         self._thread.join(5)
+
+
+def sink_clock(
+    samples: npt.NDArray[np.float64], times: npt.NDArray[np.float64]
+) -> tuple[float, float]:
+    """A line through the earliest arrival of each `CLOCK_BIN_S` of chunks (a chunk's last sample
+    was captured at the latest when it was read: the least delayed chunks tell the clock),
+    fitted by Theil-Sen (robust to the chunks an idle sink renders ahead of time), then by least
+    squares over the points within `CLOCK_OUTLIER_S` of that: (offset, slope) of
+    `time - samples / SAMPLE_RATE` against `samples`."""
+    offsets = times - samples / SAMPLE_RATE
+    bins = (samples // (CLOCK_BIN_S * SAMPLE_RATE)).astype(np.int64)
+    edges = [*np.flatnonzero(np.diff(bins)) + 1, len(bins)]
+    xs, ys, start = [], [], 0
+    for end in edges:
+        best = start + int(np.argmin(offsets[start:end]))
+        xs.append(samples[best])
+        ys.append(offsets[best])
+        start = end
+    x, y = np.array(xs), np.array(ys)
+    if len(x) < 3:
+        return float(np.min(y)), 0.0
+    slope, offset, _, _ = theilslopes(y, x)
+    keep = np.abs(y - (offset + slope * x)) <= CLOCK_OUTLIER_S
+    if np.count_nonzero(keep) >= 3:
+        slope, offset = np.polyfit(x[keep], y[keep], 1)
+    return float(offset), float(slope)
 
 
 class PulseDaemon:
