@@ -112,8 +112,7 @@ class DriftResult:
     sender_ppm: float
     """The sender's pace as measured from its send times."""
     sink_ppm: float
-    """The null sink's pace as measured from its monitor's chunks (a null sink has been seen
-    160 ppm fast for minutes)."""
+    """The null sink's pace as measured from its monitor's chunks (`Monitor.rate_ppm`)."""
     stalls: int
     """Times the sender fell behind its schedule by over `LATE_S` (its loop stalled)."""
     stalled_frames: int
@@ -166,7 +165,8 @@ class DriftResult:
             f"ppm; underruns {self.playout.get('underruns')}, concealed "
             f"{self.playout.get('concealed')}, dropped {self.playout.get('dropped')}, target "
             f"{self.playout.get('target_ms', 0):.0f} ms, jitter "
-            f"{self.playout.get('jitter_ms', 0):.1f} ms; sender stalls {self.stalls} "
+            f"{self.playout.get('jitter_ms', 0):.1f} ms, device "
+            f"{self.playout.get('device_ms', 0):.1f} ms; sender stalls {self.stalls} "
             f"({self.stalled_frames} frames), device "
             f"underruns {self.device_underruns}"
         )

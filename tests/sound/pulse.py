@@ -54,9 +54,9 @@ CLOCK_OUTLIER_S = 0.002
 class Monitor:
     """Records a PulseAudio source (`parec`), noting when each chunk arrived.
 
-    The sink's clock is not this machine's: a null sink has been seen rendering 160 ppm fast
-    for minutes. So the time a sample was captured comes from a fit of the chunks' arrivals
-    (`time_of`), and `rate_ppm` says how fast the sink ran."""
+    The sink's clock need not be this machine's: a null sink's monitor has been seen 70-160
+    ppm off it for minutes (docs/sound.md, "Drift"). So the time a sample was captured comes
+    from a fit of the chunks' arrivals (`time_of`), and `rate_ppm` says how fast it ran."""
 
     def __init__(self, env: dict[str, str], source: str) -> None:
         self._process = subprocess.Popen(
