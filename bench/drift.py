@@ -61,6 +61,7 @@ def print_table(runs: list[DriftResult]) -> None:
         counters = ", ".join(
             f"{name} {run.playout.get(name)}" for name in ("underruns", "concealed", "dropped")
         )
+        counters += f", device latency {run.playout.get('device_ms', 0):.1f} ms at the end"
         print(
             f"{run.ppm:+6.0f} {run.sender_ppm:+8.1f} {run.sink_ppm:+6.1f} {fmt(start):>7} "
             f"{fmt(first):>8} {fmt(last):>8} {fmt(moved):>6} {estimate:+9.1f} "

@@ -89,6 +89,9 @@ START_S = 1.0
 call's first packets come in a burst (the connection and the device just started), which
 would hold the target high for a whole window."""
 
+DEVICE_SMOOTHING = 0.01
+"""Weight of each pull's delay in `device_ms` (~1 s of 10 ms blocks)."""
+
 RESYNC_SAMPLES = 2 * SAMPLE_RATE
 """A packet this far from the newest one restarts the stream (sender restarted)."""
 
@@ -130,6 +133,10 @@ class PlayoutStats:
     """How much faster the sender's clock runs than the device's (the drift estimate)."""
     jitter_ms: float = 0.0
     """RFC 3550 interarrival jitter."""
+    device_ms: float = 0.0
+    """How long the device held a block before playing it (its output latency: DAC time minus
+    callback time), smoothed over ~1 s, when the caller says (`pull(delay=)`): latency after
+    the playout, which grows for good if the sound server keeps more queued."""
 
 
 class PlayoutBuffer:
@@ -217,11 +224,15 @@ class PlayoutBuffer:
         if remaining > 0:
             self._pending = self._next_frame()[remaining:]
 
-    def pull(self, samples: int, now: float | None = None) -> Pcm:
+    def pull(self, samples: int, now: float | None = None, delay: float | None = None) -> Pcm:
         """The next `samples` samples of output (silence before the first packet).
 
         `now`: when the device asked, on the clock of the arrival times given to `put`.
+        `delay`: seconds until the device plays the block's first sample (`device_ms`).
         """
+        if delay is not None:
+            seen = self.stats.device_ms or delay * 1000
+            self.stats.device_ms = seen + (delay * 1000 - seen) * DEVICE_SMOOTHING
         self._block = max(self._block, samples)
         since = None if now is None or self._pulled_at is None else now - self._pulled_at
         if since is not None and since * SAMPLE_RATE > LATE_PULL_BLOCKS * self._block:

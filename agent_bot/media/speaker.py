@@ -164,6 +164,7 @@ class Speaker:
         if status.output_underflow:
             self.underflows += 1
         dac = float(time.outputBufferDacTime)
+        delay = max(dac - float(time.currentTime), 0.0)  # until this block is heard
         missed = dac - self._next_dac if self._next_dac > 0 else 0.0
         self._next_dac = dac + frames / SAMPLE_RATE
         with self._lock:
@@ -173,14 +174,15 @@ class Speaker:
                 skip = round(missed * SAMPLE_RATE)
                 self._buffer.skip(skip)
                 self.skipped += skip
-            pcm = self._buffer.pull(frames, arrival_clock()) if self._buffer is not None else None
+            buffer = self._buffer
+            pcm = None if buffer is None else buffer.pull(frames, arrival_clock(), delay)
         if pcm is None:
             outdata.fill(0)
         else:
             outdata[:, 0] = pcm
             self._level.update(pcm)
         if self._on_played is not None:
-            self._on_played(outdata[:, 0], max(dac - float(time.currentTime), 0.0))
+            self._on_played(outdata[:, 0], delay)
 
 
 def summary(stats: PlayoutStats) -> str:
@@ -189,5 +191,5 @@ def summary(stats: PlayoutStats) -> str:
         f"played={stats.played} lost={stats.lost} concealed={stats.concealed} "
         f"underruns={stats.underruns} late={stats.late} dropped={stats.dropped} "
         f"target={stats.target_ms:.0f}ms jitter={stats.jitter_ms:.1f}ms "
-        f"drift={stats.drift_ppm:+.0f}ppm"
+        f"drift={stats.drift_ppm:+.0f}ppm device={stats.device_ms:.0f}ms"
     )

@@ -86,6 +86,9 @@ def problems(run: DriftResult) -> list[str]:
         found.append(f"drift estimate {estimate:+.1f} ppm, truth {run.true_drift_ppm:+.1f} ppm")
     elif abs(run.logged_drift_ppm - estimate) > 1:
         found.append(f"the log line says {run.logged_drift_ppm:+.0f} ppm, the report {estimate}")
+    device = run.playout.get("device_ms")
+    if device is None or not 1 <= device <= 500:
+        found.append(f"the report's device latency is {device} ms")
     underruns = run.playout.get("underruns")
     explained = run.stalled_frames + UNDERRUNS_PER_STALL * run.stalls
     if underruns is None or underruns > explained:

@@ -133,6 +133,17 @@ def test_clean_stream_plays_everything_with_low_latency() -> None:
     assert lat.max() - lat.min() < 15
 
 
+def test_the_device_latency_is_followed() -> None:
+    """`device_ms`: the device's own latency as the caller reports it, smoothed over ~1 s."""
+    buffer = PlayoutBuffer(RampDecoder())
+    for k in range(300):
+        buffer.pull(BLOCK, k * BLOCK / SAMPLE_RATE, 0.030 if k % 2 else 0.028)
+    assert buffer.stats.device_ms == pytest.approx(29, abs=0.5)
+    for k in range(300, 600):  # the sound server keeps a block more from now on
+        buffer.pull(BLOCK, k * BLOCK / SAMPLE_RATE, 0.039)
+    assert buffer.stats.device_ms == pytest.approx(39, abs=0.5)
+
+
 def test_silence_before_the_first_packet() -> None:
     buffer = PlayoutBuffer(RampDecoder())
     assert not buffer.pull(BLOCK).any()
