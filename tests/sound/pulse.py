@@ -108,8 +108,7 @@ class Monitor:
     @property
     def rate_ppm(self) -> float:
         """How much faster than this machine's clock the sink rendered."""
-        _, slope = self._clock()
-        return (1 / (1 + slope * SAMPLE_RATE) - 1) * 1e6
+        return rate_ppm(self._clock()[1])
 
     def _clock(self) -> tuple[float, float]:
         """(when sample 0 was captured, seconds per sample beyond the nominal rate)."""
@@ -126,6 +125,12 @@ class Monitor:
         self._process.terminate()
         self._process.wait(5)
         self._thread.join(5)
+
+
+def rate_ppm(slope: float) -> float:
+    """How much faster than nominal a clock runs whose samples come `slope` seconds each later
+    than nominal (`sink_clock`'s slope)."""
+    return (1 / (1 + slope * SAMPLE_RATE) - 1) * 1e6
 
 
 def sink_clock(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.sound.pulse import SAMPLE_RATE, sink_clock
+from tests.sound.pulse import SAMPLE_RATE, rate_ppm, sink_clock
 
 
 def test_a_fast_sink_and_an_idle_tail_are_told_apart() -> None:
@@ -15,5 +15,5 @@ def test_a_fast_sink_and_an_idle_tail_are_told_apart() -> None:
     times = 100 + samples / (SAMPLE_RATE * (1 + 160e-6)) + rng.uniform(0, 0.008, len(samples))
     times[-300:] -= 1.5
     start, slope = sink_clock(samples, times)
-    assert abs((1 / (1 + slope * SAMPLE_RATE) - 1) * 1e6 - 160) < 1
+    assert abs(rate_ppm(slope) - 160) < 1
     assert abs(start - 100) < 0.001
