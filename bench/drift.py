@@ -1,6 +1,6 @@
 """Clock drift of the speaker's playout: senders ppm off, each to a real bot on a null sink.
 
-The four senders of `tests/sound/test_drift.py` (±300 and ±1,000 ppm by default), all at once,
+The four senders of `tests/sound/drift_check.py` (±300 and ±1,000 ppm by default), all at once,
 each heard by its own `agent-bot answer --speaker` on its own PulseAudio null sink (one private
 daemon), for `--minutes`. Per sender: the send → monitor latency (median over the seconds
 2-10, the first minute after 10 s of settling and the last minute), the bot's drift estimate

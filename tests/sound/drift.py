@@ -1,6 +1,6 @@
 """Senders whose clocks run off by a given ppm, each heard by a real `agent-bot answer --speaker`.
 
-Shared by `tests/sound/test_drift.py` and `bench/drift.py`. One PulseAudio daemon gets a null
+Shared by `tests/sound/drift_check.py` and `bench/drift.py`. One PulseAudio daemon gets a null
 sink per sender; each bot plays on its own sink (`PULSE_SINK`, which libpulse reads for the
 default sink of a client: PortAudio → ALSA `pulse` device → that sink). The senders are
 `bench/caller.py`'s `LoadCall`s in this process, through the real signaling server, sending a
