@@ -40,8 +40,8 @@ MIN_POINTS = 8
 """Points (4 s) in stretches of two or more before a side has a slope (0 until then)."""
 
 SENDER_STEP_MS = 4.0
-"""Four times the arrival clock's resolution (aiortc stamps whole milliseconds), five times
-what `MAX_DRIFT_PPM` moves a point."""
+"""Four times what the event loop adds to an earliest arrival on a busy machine (~1 ms), five
+times what `MAX_DRIFT_PPM` moves a point."""
 
 
 class Stretches:

@@ -6,9 +6,12 @@ speaker needs each packet as it arrives instead. The patch point is the per-rece
 `RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)`, which the DTLS transport awaits
 for every SRTP packet routed to that receiver: `tap_rtp` replaces it *on one instance* with a
 wrapper that hands the Opus packets to a listener, then calls the original, so aiortc's own
-track (recorder, echo, stats) keeps working unchanged. The codec map of the receiver is read
-from its private `_RTCRtpReceiver__codecs`. Both are checked against the aiortc versions this
-was written for (`TAPPED_AIORTC`); another version refuses the tap with `RtpTapError`.
+track (recorder, echo, stats) keeps working unchanged. The listener's arrival times are taken
+by the tap on the monotonic clock (`arrival_clock`), not aiortc's: those are the wall clock in
+whole milliseconds, which a time daemon may step or slew under a call. The codec map of the
+receiver is read from its private `_RTCRtpReceiver__codecs`. Both are checked against the
+aiortc versions this was written for (`TAPPED_AIORTC`); another version refuses the tap with
+`RtpTapError`.
 """
 
 from __future__ import annotations
@@ -32,14 +35,11 @@ TAPPED_AIORTC = ("1.16.",)
 PacketListener = Callable[[int, int, float, bytes], None]
 """(sequence number, RTP timestamp, arrival time in seconds, Opus payload)."""
 
-NTP_UNIX_OFFSET_S = 2_208_988_800
-"""Seconds from the NTP epoch (1900), which aiortc's arrival clock counts from, to 1970."""
-
 
 def arrival_clock() -> float:
-    """Now, on the clock of the arrival times a tap reports (aiortc's: the wall clock, in
-    seconds since the NTP epoch, whole milliseconds)."""
-    return time.time() + NTP_UNIX_OFFSET_S
+    """Now, on the clock of the arrival times a tap reports: the monotonic clock, in seconds
+    (one clock for every process of the machine, so the sound engine reads it too)."""
+    return time.monotonic()
 
 
 class RtpTapError(RuntimeError):
@@ -61,9 +61,7 @@ def tap_rtp(receiver: Any, listener: PacketListener) -> None:
     async def tapped(packet: Any, arrival_time_ms: int) -> None:
         codec = codecs.get(packet.payload_type)
         if codec is not None and codec.name.lower() == "opus" and packet.payload:
-            listener(
-                packet.sequence_number, packet.timestamp, arrival_time_ms / 1000, packet.payload
-            )
+            listener(packet.sequence_number, packet.timestamp, arrival_clock(), packet.payload)
         await original(packet, arrival_time_ms)
 
     receiver._handle_rtp_packet = tapped
