@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from aiortc import RTCIceServer, RTCRtpReceiver
 
 from agent_bot.media.frames import Source
-from agent_bot.media.playout import PlayoutStats
+from agent_bot.media.playoutstats import PlayoutStats
 
 
 class CallSpeaker(Protocol):

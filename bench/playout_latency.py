@@ -59,7 +59,7 @@ from agent_bot.media.devices import find_device, sd  # noqa: E402
 from agent_bot.media.echo import Processing  # noqa: E402
 from agent_bot.media.enginespeaker import EngineSpeaker  # noqa: E402
 from agent_bot.media.frames import SAMPLE_RATE, Pcm  # noqa: E402
-from agent_bot.media.playout import PlayoutStats  # noqa: E402
+from agent_bot.media.playoutstats import PlayoutStats  # noqa: E402
 from agent_bot.media.soundengine import SoundEngine  # noqa: E402
 from agent_bot.media.sources import FileSource, decode  # noqa: E402
 from agent_bot.media.speaker import BLOCK_SAMPLES, Speaker  # noqa: E402

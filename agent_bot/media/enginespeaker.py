@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_bot.media import enginewire as wire
 from agent_bot.media.enginedevice import EngineDevice
-from agent_bot.media.playout import PlayoutStats
+from agent_bot.media.playoutstats import PlayoutStats
 from agent_bot.media.speakerfeed import attach_speaker
 
 if TYPE_CHECKING:

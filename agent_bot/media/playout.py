@@ -14,8 +14,9 @@ arrive; the sound device pulls blocks of any size. The buffer
   `CATCH_UP_PPM` faster (a brief pitch shift), or by dropping any frame when the excess passes
   `HARD_EXCESS_MS`;
 - follows the drift between the sender's clock and the device's clock by resampling: the
-  ratio is the drift estimate (`clockdrift`: fitted to the arrivals and the device's pulls,
-  apart from the depth, so stalls, steps and a device pulling unevenly do not move it) plus a
+  ratio is the drift estimate (`clockdrift`: fitted to the arrivals and the device's DAC times,
+  or its pulls without them, apart from the depth, so stalls, steps and a device pulling
+  unevenly do not move it) plus a
   proportional correction of the depth error (within `MAX_CORRECTION_PPM`), so a steady drift
   leaves no steady error and a shortfall is refilled at full speed whatever the drift.
 
@@ -29,7 +30,6 @@ clock of its own.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from agent_bot.media.clockdrift import ClockDrift
 from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm
+from agent_bot.media.playoutstats import PlayoutStats
 
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
 
@@ -104,41 +105,6 @@ class FrameDecoder(Protocol):
     def conceal(self) -> Pcm: ...
 
 
-@dataclass
-class PlayoutStats:
-    """Counters and current figures of one playout buffer."""
-
-    received: int = 0
-    played: int = 0
-    concealed: int = 0
-    """Frames of concealment played (for lost packets, and while waiting for late ones)."""
-    lost: int = 0
-    """Packets that never came in time: skipped, their slot concealed."""
-    underruns: int = 0
-    """Concealed frames that delayed playout: the buffer ran dry and the awaited packet came."""
-    late: int = 0
-    """Packets that came after their playout time (or duplicates of played ones): dropped."""
-    duplicates: int = 0
-    dropped: int = 0
-    """Frames dropped to catch up after a burst."""
-    overflow: int = 0
-    resyncs: int = 0
-    skipped: int = 0
-    """Samples skipped because the device played something else meanwhile (`skip`)."""
-    target_ms: float = 0.0
-    depth_ms: float = 0.0
-    ratio: float = 1.0
-    """The last pull's playout speed (drift estimate, correction and catch-up)."""
-    drift_ppm: float = 0.0
-    """How much faster the sender's clock runs than the device's (the drift estimate)."""
-    jitter_ms: float = 0.0
-    """RFC 3550 interarrival jitter."""
-    device_ms: float = 0.0
-    """How long the device held a block before playing it (its output latency: DAC time minus
-    callback time), smoothed over ~1 s, when the caller says (`pull(delay=)`): latency after
-    the playout, which grows for good if the sound server keeps more queued."""
-
-
 class PlayoutBuffer:
     """Jitter buffer, concealment, catch-up and drift compensation for one received stream."""
 
@@ -177,6 +143,8 @@ class PlayoutBuffer:
         """When the last pull happened (the arrival times' clock), if the caller says."""
         self._before_pull = 0
         """Samples output before the last pull."""
+        self._heard_at: float | None = None
+        """When the device plays the last pull's first sample (`now + delay`), if given."""
 
     def put(self, seq: int, timestamp: int, arrival: float, payload: bytes) -> None:
         """Adds one received packet (16-bit `seq`, 32-bit `timestamp`, `arrival` in seconds)."""
@@ -238,6 +206,7 @@ class PlayoutBuffer:
         if since is not None and since * SAMPLE_RATE > LATE_PULL_BLOCKS * self._block:
             self._drift.late()
         self._pulled_at, self._before_pull = now, self._output
+        self._heard_at = None if now is None or delay is None else now + delay
         if self._next_seq is None or samples <= 0:
             self._output += max(samples, 0)
             return np.zeros(max(samples, 0), dtype=np.int16)
@@ -312,6 +281,15 @@ class PlayoutBuffer:
         played = min(max((arrival - self._pulled_at) * SAMPLE_RATE, 0.0), block)
         return self._before_pull + block / 2 + played
 
+    def _heard(self, arrival: float) -> float:
+        """The sample the device plays at `arrival`, from its DAC times if the caller gives them
+        (else `_device_position`): the device's clock for the drift estimate. A device's output
+        runs on its clock, but when its callbacks come does not: PortAudio on PulseAudio has been
+        seen asking up to a block early in a sawtooth for minutes (docs/sound.md, "Drift")."""
+        if self._heard_at is None:
+            return self._device_position(arrival)
+        return self._before_pull + (arrival - self._heard_at) * SAMPLE_RATE
+
     def _measure(self, timestamp: int, arrival: float) -> None:
         if self._started_at is None:
             self._started_at = arrival
@@ -321,7 +299,7 @@ class PlayoutBuffer:
             self._started_at = float("inf")
         position = self._device_position(arrival)
         mark = timestamp + self._frame_samples - position
-        self._drift.arrival(timestamp + self._frame_samples, position, arrival)
+        self._drift.arrival(timestamp + self._frame_samples, self._heard(arrival), arrival)
         if len(self._marks) == self._marks.maxlen:
             self._marks_sum -= self._marks[0]
         self._marks.append(mark)

@@ -18,7 +18,8 @@ from typing import Any
 from agent_bot.media.devices import RETRIES, RETRY_SECONDS, DeviceKeeper, open_stream, sd
 from agent_bot.media.frames import SAMPLE_RATE, Pcm
 from agent_bot.media.level import LevelMeter
-from agent_bot.media.playout import PlayoutBuffer, PlayoutStats
+from agent_bot.media.playout import PlayoutBuffer
+from agent_bot.media.playoutstats import PlayoutStats
 from agent_bot.media.rtpreceiver import OpusDecoder, arrival_clock
 from agent_bot.media.speakerfeed import attach_speaker
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from agent_bot.media.frames import SAMPLE_RATE
-from agent_bot.media.playout import MAX_TARGET_MS, PlayoutStats
+from agent_bot.media.playout import MAX_TARGET_MS
+from agent_bot.media.playoutstats import PlayoutStats
 from agent_bot.media.sources import FileSource
 from agent_bot.media.speaker import Speaker, attach_speaker
 from agent_bot.qa.comparison import AudioComparison, compare

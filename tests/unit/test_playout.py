@@ -16,7 +16,8 @@ import pytest
 
 from agent_bot.media.frames import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 from agent_bot.media.opus import encode
-from agent_bot.media.playout import HARD_EXCESS_MS, MAX_TARGET_MS, PlayoutBuffer, PlayoutStats
+from agent_bot.media.playout import HARD_EXCESS_MS, MAX_TARGET_MS, PlayoutBuffer
+from agent_bot.media.playoutstats import PlayoutStats
 from agent_bot.media.rtpreceiver import OpusDecoder
 
 RAMP = 32 * FRAME_SAMPLES
@@ -68,11 +69,14 @@ def simulate(
     outputs: list[Pcm] | None = None,
     timed: bool = True,
     pull_at: Callable[[int], float] | None = None,
+    heard_at: Callable[[int], float] | None = None,
 ) -> Run:
     """Sends 20 ms packets (sender clock off by `drift_ppm`), pulls blocks on the device clock.
 
     `timed`: each pull says when it happened (as the speaker does); else the buffer sees only
     the count of samples pulled. `pull_at`: when pull k happens (default: every block, on time).
+    `heard_at`: when pull k's first sample is played (its DAC time, given to the pull as its
+    delay; latency is then measured there); default: at the pull.
     """
     run = Run(PlayoutBuffer(RampDecoder()))
     period = FRAME_SAMPLES / SAMPLE_RATE * (1 + drift_ppm / 1e6)
@@ -92,7 +96,10 @@ def simulate(
             ts = (ts0 + index * FRAME_SAMPLES) & 0xFFFFFFFF
             run.buffer.put(seq, ts, now, frame(index))
             continue
-        pcm = run.buffer.pull(block, now if timed else None)
+        heard = now if heard_at is None else heard_at(index)
+        pcm = run.buffer.pull(
+            block, now if timed else None, None if heard_at is None else heard - now
+        )
         if outputs is not None:
             outputs.append(pcm)
         out = pcm.astype(np.int64)
@@ -102,7 +109,7 @@ def simulate(
         mid = block // 2
         if abs(out[mid + 1] - out[mid] - 1) > 0.01 * abs(out[mid + 1] - out[mid]) + 1:
             continue  # a seam or the ramp's wrap
-        played_at = now + mid / SAMPLE_RATE
+        played_at = heard + mid / SAMPLE_RATE
         sent_index = out[mid] - BASE
         # the newest sample with this ramp value sent before the playout time
         sent_now = int(played_at / period * FRAME_SAMPLES)
@@ -317,6 +324,36 @@ def test_drift_estimate_ignores_an_uneven_device(drift_ppm: float) -> None:
     moved, furthest = latency_moves(run)
     assert abs(moved) <= 2 and furthest <= 5
     assert abs(stats.drift_ppm - -drift_ppm) <= 50
+
+
+EARLY_FROM_S = 60.0
+"""When `early_pull`'s device starts asking early."""
+
+
+def dac_time(k: int) -> float:
+    """When pull k's first sample is played: a device on its own steady clock, 29.7 ms after
+    asking (PortAudio on a PulseAudio null sink)."""
+    return k * BLOCK_S + 0.0297
+
+
+def early_pull(k: int) -> float:
+    """When pull k comes, as measured on PortAudio → ALSA → PulseAudio after a disturbance: the
+    DAC times stay on their clock, but from `EARLY_FROM_S` the callbacks ask 39 ms ahead of them,
+    falling to 31 ms over 3 s, then 39 again (a sawtooth)."""
+    at = k * BLOCK_S
+    if at < EARLY_FROM_S:
+        return dac_time(k) - 0.0297
+    return dac_time(k) - (0.039 - 0.008 * ((at - EARLY_FROM_S) % 3.0) / 3.0)
+
+
+@pytest.mark.parametrize("drift_ppm", [300.0, -1000.0])
+def test_drift_estimate_follows_the_dac_when_callbacks_come_early(drift_ppm: float) -> None:
+    """Callbacks that start asking early are not drift: with the DAC times the estimate stays
+    within a few ppm (from the callback times alone it was 55-77 ppm off here for a minute)."""
+    run = simulate(100, drift_ppm=drift_ppm, pull_at=early_pull, heard_at=dac_time)
+    stats = run.buffer.stats
+    assert stats.underruns == stats.concealed == stats.dropped == 0
+    assert abs(stats.drift_ppm - -drift_ppm) <= 5
 
 
 @pytest.mark.parametrize("drift_ppm", [300.0, -1000.0])
