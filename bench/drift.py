@@ -69,6 +69,8 @@ def print_table(runs: list[DriftResult]) -> None:
             f"  {counters}; sender stalls {run.stalls} ({run.stalled_frames} frames)"
         )
         print(f"       latency per 10 s: {run.profile()}")
+    if runs:
+        print(f"CPU steal % per 10 s (the hypervisor's): {runs[0].steal_profile()}")
     print("latency in ms, send → null-sink monitor (Opus lookahead of 6.5 ms included); sink:")
     print("the null sink's pace; error: the estimate against sender − sink")
 

@@ -38,6 +38,7 @@ from agent_bot.media.sources import FileSource, FrameClock, SampleTrack
 from bench.caller import FRAME_RATE, MIN_LEVEL, LoadCall, SentAudio, decimated
 from tests.bots import SAMPLES, Bot, Bots
 from tests.sound.pulse import Monitor, PulseDaemon
+from tests.sound.steal import StealMeter
 
 SAMPLE = SAMPLES / "hello-48k.wav"
 """Speech all through (every second of it has level), 10.9 s long: longer than the 3 s
@@ -129,6 +130,9 @@ class DriftResult:
     """ALSA's "underrun occurred" lines in the bot's log: the device ran dry (the bot's sound
     process was late), which no playout sees coming and which can leave more audio queued in
     PulseAudio for good."""
+    steal: list[tuple[float, float]]
+    """(seconds since the call's first frame, share of the machine's CPU time the hypervisor
+    took in the second before), per second: the same disturbance for every call of a run."""
 
     @property
     def true_drift_ppm(self) -> float:
@@ -175,6 +179,14 @@ class DriftResult:
         """Median latency (ms) of each `span` seconds of the call, in one line."""
         starts = [span * k for k in range(int(self.seconds // span))]
         return " ".join(_ms(self.median(s, s + span)).removesuffix(" ms") for s in starts)
+
+    def steal_profile(self, span: float = 10.0) -> str:
+        """Mean CPU steal (%) of each `span` seconds of the call, in one line."""
+        spans = []
+        for k in range(int(self.seconds // span)):
+            shares = [share for at, share in self.steal if span * k < at <= span * (k + 1)]
+            spans.append(f"{100 * sum(shares) / len(shares):.0f}" if shares else "-")
+        return " ".join(spans)
 
 
 def _ms(value: float | None) -> str:
@@ -244,10 +256,15 @@ async def run_drift(
     agents = start_agents(pulse, bots, len(drifts))
     sources = [DriftSource(SAMPLE, ppm) for ppm in drifts]
     calls = [LoadCall(i, bots.url, source) for i, source in enumerate(sources)]
-    with sender_priority():
-        placed, reports = await hold_calls(calls, sources, agents, seconds)
+    steal = StealMeter()
+    sampling = asyncio.create_task(steal.run())
+    try:
+        with sender_priority():
+            placed, reports = await hold_calls(calls, sources, agents, seconds)
+    finally:
+        sampling.cancel()
     return [
-        result(source, call.sent, monitor, seconds, report)
+        result(source, call.sent, monitor, seconds, report, steal=steal)
         for (call, source, _, monitor), report in zip(placed, reports, strict=True)
     ]
 
@@ -306,6 +323,8 @@ def result(
     monitor: Monitor,
     seconds: float,
     report: tuple[dict[str, Any], float, int],
+    *,
+    steal: StealMeter,
 ) -> DriftResult:
     [clock] = source.clocks
     playout, logged_drift, device_underruns = report
@@ -321,6 +340,7 @@ def result(
         playout=playout,
         logged_drift_ppm=logged_drift,
         device_underruns=device_underruns,
+        steal=steal.since(sent.times[0]),
     )
 
 
