@@ -329,11 +329,14 @@ def test_drift_estimate_ignores_an_uneven_device(drift_ppm: float) -> None:
 EARLY_FROM_S = 60.0
 """When `early_pull`'s device starts asking early."""
 
+DEVICE_LEAD_S = 0.0297
+"""How long before playing a block the device asks for it, until `EARLY_FROM_S` (PortAudio on
+a PulseAudio null sink with 10 ms blocks)."""
+
 
 def dac_time(k: int) -> float:
-    """When pull k's first sample is played: a device on its own steady clock, 29.7 ms after
-    asking (PortAudio on a PulseAudio null sink)."""
-    return k * BLOCK_S + 0.0297
+    """When pull k's first sample is played: a device on its own steady clock."""
+    return k * BLOCK_S + DEVICE_LEAD_S
 
 
 def early_pull(k: int) -> float:
@@ -342,7 +345,7 @@ def early_pull(k: int) -> float:
     falling to 31 ms over 3 s, then 39 again (a sawtooth)."""
     at = k * BLOCK_S
     if at < EARLY_FROM_S:
-        return dac_time(k) - 0.0297
+        return dac_time(k) - DEVICE_LEAD_S
     return dac_time(k) - (0.039 - 0.008 * ((at - EARLY_FROM_S) % 3.0) / 3.0)
 
 
