@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from signaling_server.auth import Authenticator
 from signaling_server.config import Settings
 from signaling_server.controlevents import CONTROL_EVENTS, Operation
+from signaling_server.membership import Membership
 from signaling_server.metrics import Metrics
 from signaling_server.origins import OriginPolicy
 from signaling_server.outcome import Outcome
@@ -43,7 +44,6 @@ from signaling_server.protocol import (
     parse,
 )
 from signaling_server.ratelimit import TokenBucket
-from signaling_server.stores.liveness import heartbeat_interval
 from signaling_server.stores.memory import MemoryStore
 from signaling_server.stores.redis import NodeRegistry, RedisStore
 from signaling_server.turn import TurnMinter
@@ -106,6 +106,7 @@ class SignalingServer:
         }
         # with Redis: this node's heartbeat and clients, so others can clean up after a crash
         self.nodes: NodeRegistry | None = None
+        self.membership: Membership | None = None
         if settings.redis_url is None:
             self.pairing = Pairing(MemoryStore())
         else:
@@ -114,13 +115,12 @@ class SignalingServer:
             redis = Redis.from_url(settings.redis_url)
             self.pairing = Pairing(RedisStore(redis), clock=time.time)
             self.nodes = NodeRegistry(redis, settings.node_ttl)
+            self.membership = Membership(self.nodes, settings.node_ttl, self)
             options["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
             options["transports"] = ["websocket"]
         self.sio = SocketServer(self.metrics.malformed.inc, **options)
         self._sessions: dict[str, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._heartbeat: asyncio.Task[None] | None = None
-        self._reaping: asyncio.Task[None] | None = None
         handlers: dict[Event, Handler] = {
             Event.CALL_REQUEST: self._call_request,
             Event.CALL_ACCEPT: self._call_accept,
@@ -148,87 +148,11 @@ class SignalingServer:
         app.router.add_get("/", self._index)
         if STATIC_DIR.is_dir():
             app.router.add_static("/", STATIC_DIR)
-        if self.nodes is not None:
-            app.on_startup.append(self._join)
-            app.on_shutdown.append(self._leave)
+        if self.membership is not None:
+            membership = self.membership
+            app.on_startup.append(lambda _: membership.join())
+            app.on_shutdown.append(lambda _: membership.leave())
         return app
-
-    # --- nodes (with Redis) ------------------------------------------------------------------
-
-    async def _join(self, app: web.Application) -> None:
-        """Starting one node of several: register it and start its heartbeat."""
-        assert self.nodes is not None
-        log.info("node %s joined", await self.nodes.rejoin())
-        self._heartbeat = asyncio.create_task(self._beat(self.nodes))
-
-    async def _leave(self, app: web.Application) -> None:
-        """Shutting down one node of several: end this node's calls in the shared state.
-
-        (A lone node just forgets: its state dies with it and media already flowing goes on.)
-        """
-        assert self.nodes is not None
-        for task in (self._heartbeat, self._reaping):
-            if task is not None:
-                task.cancel()
-        for sid in list(self._sessions):
-            await self._forget(sid, "node shutting down")
-        try:
-            await self.nodes.forget(self.nodes.node)
-        except Exception:
-            log.exception("node %s: leaving the node list failed", self.nodes.node)
-            return
-        log.info("node %s left", self.nodes.node)
-
-    async def _beat(self, nodes: NodeRegistry) -> None:
-        """Every heartbeat interval: refresh this node's heartbeat, look for dead nodes."""
-        interval = heartbeat_interval(self.settings.node_ttl)
-        failing = False
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if not await nodes.beat():
-                    await self._rejoin(nodes)
-            except Exception as exc:
-                if not failing:
-                    log.warning("node %s: heartbeat failed: %s: %s", nodes.node,
-                                type(exc).__name__, exc)  # fmt: skip
-                failing = True
-                continue
-            if failing:
-                log.info("node %s: heartbeat back", nodes.node)
-                failing = False
-            # in a task of its own, so that a long clean-up never delays this node's heartbeat
-            if self._reaping is None or self._reaping.done():
-                self._reaping = asyncio.create_task(self._reap(nodes))
-
-    async def _reap(self, nodes: NodeRegistry) -> None:
-        """Clients of dead nodes count as disconnected: end or re-offer their calls."""
-        try:
-            for node in await nodes.dead():
-                if not await nodes.claim(node):
-                    continue
-                sids = await nodes.clients(node)
-                for sid in sids:
-                    await self._remove(sid, f"client {sid} of expired node {node}")
-                await nodes.forget(node)
-                log.info("node %s expired: %d clients cleaned up", node, len(sids))
-        except Exception as exc:
-            log.warning("node %s: cleaning up dead nodes failed: %s: %s", nodes.node,
-                        type(exc).__name__, exc)  # fmt: skip
-
-    async def _rejoin(self, nodes: NodeRegistry) -> None:
-        """This node's heartbeat expired (it stalled): others may have cleaned up its clients.
-
-        It takes a new id and disconnects its clients, which reconnect and register again.
-        """
-        old = nodes.node
-        await nodes.rejoin()
-        sids = list(self._sessions)
-        log.warning("node %s: heartbeat had expired; rejoined as %s, dropping %d clients",
-                    old, nodes.node, len(sids))  # fmt: skip
-        for sid in sids:
-            await self._forget(sid, "node heartbeat expired")
-            await self.sio.disconnect(sid)
 
     # --- connections -------------------------------------------------------------------------
 
@@ -276,16 +200,23 @@ class SignalingServer:
         if self.sio.manager.is_connected(sid, NAMESPACE):
             # a connected client emitted an event named "disconnect"
             return error_ack(ErrorCode.UNKNOWN_EVENT, "'disconnect' is reserved")
-        await self._forget(sid, str(args[0]) if args else "")
+        await self.forget(sid, str(args[0]) if args else "")
         return None
 
-    async def _forget(self, sid: str, reason: str) -> None:
+    def sids(self) -> list[str]:
+        """The clients connected to this node."""
+        return list(self._sessions)
+
+    async def disconnect(self, sid: str) -> None:
+        await self.sio.disconnect(sid)
+
+    async def forget(self, sid: str, reason: str) -> None:
         """A client is gone: end or re-offer its calls."""
         session = self._sessions.pop(sid, None)
         if session is None:
             return
         log.info("%s %s disconnected (%s)", session.role, sid, reason)
-        await self._remove(sid, f"{session.role} {sid}")
+        await self.remove(sid, f"{session.role} {sid}")
         if self.nodes is not None:
             try:
                 await self.nodes.leave(sid)
@@ -293,7 +224,7 @@ class SignalingServer:
                 log.exception("%s %s: removing it from node %s failed", session.role, sid,
                               self.nodes.node)  # fmt: skip
 
-    async def _remove(self, sid: str, who: str) -> None:
+    async def remove(self, sid: str, who: str) -> None:
         """Client `sid` is gone (disconnected, or its node died): end or re-offer its calls."""
         try:
             await self._deliver(await self.pairing.remove(sid))

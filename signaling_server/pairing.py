@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from signaling_server.callcontrol import CallControl, call_as_offered
-from signaling_server.identity import Identity
 from signaling_server.outcome import Emit, Outcome, Ring, Stats, Timing, TimingName
 from signaling_server.protocol import (
     AgentState,
@@ -26,15 +25,16 @@ from signaling_server.protocol import (
     Offerer,
     ProtocolError,
 )
+from signaling_server.registration import Registration
 from signaling_server.stores.base import Agent, Call, CallState, Customer, PairingStore
 
 log = logging.getLogger(__name__)
 
 
-class Pairing(CallControl):
+class Pairing(Registration, CallControl):
     """Who talks to whom. Operations are serialised by the store's lock.
 
-    Hold and transfer (`callcontrol.py`) are mixed in.
+    Registration (`registration.py`), hold and transfer (`callcontrol.py`) are mixed in.
     """
 
     def __init__(
@@ -49,72 +49,11 @@ class Pairing(CallControl):
 
     # --- connections -------------------------------------------------------------------------
 
-    async def add_agent(
-        self,
-        sid: str,
-        name: str,
-        max_calls: int,
-        *,
-        reports_connected: bool = False,
-        replaces: str | None = None,
-        identity: Identity | None = None,
-        queue_updates: bool = False,
-    ) -> None:
-        """Register an agent; call `dispatch` once it can receive messages.
-
-        `replaces`: the sid the same agent had before it reconnected (through another node,
-        when its node died). If that registration is still here under the same name and
-        the same token identity (`sub`; none for the shared token), the new one takes over
-        its active calls, so they can still be hung up and relayed; its ringing calls are
-        offered again.
-        """
-        agent = Agent(
-            sid, name, max_calls, idle_since=self._clock(), reports_connected=reports_connected,
-            identity=identity, queue_updates=queue_updates,
-        )  # fmt: skip
-        async with self._store.lock():
-            previous = None if replaces is None else await self._store.get_agent(replaces)
-            if previous is not None and previous.name == name and replaces != sid:
-                if _sub(previous.identity) == _sub(identity):
-                    agent = await self._take_over(previous, agent)
-                else:
-                    log.warning("agent %s: may not replace %s: another identity", sid, replaces)
-            await self._store.put_agent(agent)
-
-    async def _take_over(self, previous: Agent, agent: Agent) -> Agent:
-        """`agent` replaces `previous` (the same agent, reconnected): its calls move over."""
-        await self._store.delete_agent(previous.sid)
-        active = set()
-        for call_id in previous.calls:
-            call = await self._store.get_call(call_id)
-            if call is None:
-                continue
-            if call.transfer_to == previous.sid:  # a transfer ringing here: it rings on
-                await self._store.put_call(replace(call, transfer_to=agent.sid))
-                active.add(call_id)
-            elif call.state is CallState.ACTIVE:
-                await self._store.put_call(replace(call, agent=agent.sid))
-                active.add(call_id)
-            else:  # ringing at the old connection: in line again, where it was
-                await self._store.put_call(replace(call, state=CallState.QUEUED, agent=None))
-                await self._store.enqueue(call.id, call.order)
-        log.info("agent %s: replaces %s, taking over %d calls", agent.sid, previous.sid,
-                 len(active))  # fmt: skip
-        return replace(
-            agent,
-            calls=frozenset(active),
-            available=previous.available,
-            idle_since=previous.idle_since,
-        )
-
     async def dispatch(self) -> Outcome:
         """Offer queued calls to free agents (done by every operation that frees a slot)."""
         async with self._transaction() as out:
             await self._dispatch(out)
             return out
-
-    async def add_customer(self, sid: str, name: str, identity: Identity | None = None) -> None:
-        await self._store.put_customer(Customer(sid, name, identity=identity))
 
     async def remove(self, sid: str) -> Outcome:
         """A client disconnected: end or re-offer its calls, forget it."""
@@ -362,9 +301,7 @@ class Pairing(CallControl):
         await self._store.put_call(call)
         await self._store.enqueue(call.id, call.order)
 
-    async def _end(
-        self, call: Call, reason: EndReason, out: Outcome, *notify: str | None
-    ) -> None:
+    async def _end(self, call: Call, reason: EndReason, out: Outcome, *notify: str | None) -> None:
         """Forget `call`, free its agent's slot and tell each party in `notify` why it ended."""
         await self._store.delete_call(call.id)
         await self._store.dequeue(call.id)
@@ -378,9 +315,7 @@ class Pairing(CallControl):
             notify = (*notify, call.transfer_to)
         for sid in notify:
             if sid is not None:
-                out.emits.append(
-                    Emit(sid, Event.CALL_ENDED, {"callId": call.id, "reason": reason})
-                )
+                out.emits.append(Emit(sid, Event.CALL_ENDED, {"callId": call.id, "reason": reason}))
         out.ended.append(reason)
         if call.accepted_at is not None:
             out.timings.append(Timing(TimingName.DURATION, self._clock() - call.accepted_at))
@@ -463,7 +398,3 @@ class Pairing(CallControl):
                             {"callId": call_id, "position": position},
                         )
                     )
-
-
-def _sub(identity: Identity | None) -> str | None:
-    return None if identity is None else identity.sub
