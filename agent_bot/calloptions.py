@@ -15,6 +15,10 @@ from agent_bot.media.playoutstats import PlayoutStats
 class CallSpeaker(Protocol):
     """A sound device that plays calls (`media.speaker.Speaker`), seen from the call."""
 
+    @property
+    def call_id(self) -> str | None:
+        """The call on the speaker, if any."""
+
     def attach(self, receiver: RTCRtpReceiver, call_id: str) -> None: ...
 
     def disconnect(self, call_id: str) -> None: ...

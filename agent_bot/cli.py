@@ -92,7 +92,9 @@ def make_agent(
         wrap_up=args.wrap_up,
     )
     if metrics is not None:
-        metrics.watch(lambda: agent.calls_in_progress, agent.admission)
+        metrics.watch(
+            lambda: agent.calls_in_progress, agent.admission, speaker=lambda: options.speaker
+        )
     return agent
 
 

@@ -1,20 +1,23 @@
 """The bot's Prometheus metrics (`--metrics-port`), kept and served by `prometheus_client`.
 
 A thin layer: each call's figures are taken from its report when it ends (the Agent's or the
-Dialer's call-end hook); the gauges (calls in progress, admission, event-loop lag, CPU) are
-sampled on the event loop once a second. The exposition is served by prometheus_client's own
-HTTP server in a thread of its own, so a scrape never waits for a busy event loop.
+Dialer's call-end hook); the gauges (calls in progress, admission, event-loop lag, CPU, the
+playout of the call on the speaker) are sampled on the event loop once a second. The
+exposition is served by prometheus_client's own HTTP server in a thread of its own, so a scrape
+never waits for a busy event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 
 from prometheus_client import start_http_server
 
 from agent_bot.admission import Admission, load_samples
+from agent_bot.calloptions import CallSpeaker
 from agent_bot.qa.emodel import estimate, mouth_to_ear_ms
 from agent_bot.report import CallReport
 from signaling_server.prometheus import Declare
@@ -27,6 +30,21 @@ MOS_BUCKETS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.4, 4.5)
 LOSS_BUCKETS = (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 JITTER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 SETUP_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+SPEAKER_GAUGES = {
+    "speaker_playout_target_seconds": (
+        "target_ms",
+        "Playout buffer: the depth it aims at for the call on the speaker (NaN: none)",
+    ),
+    "speaker_playout_depth_seconds": (
+        "depth_ms",
+        "Playout buffer: the mean depth of recent arrivals of the call on the speaker",
+    ),
+    "speaker_device_seconds": (
+        "device_ms",
+        "The speaker's output latency: PortAudio's DAC time minus its callback time, ~1 s mean",
+    ),
+}
+"""Gauge → (`PlayoutStats` field in ms, help)."""
 PLAYOUT_COUNTERS = {
     "underruns": "Playout underruns: the buffer ran dry and the awaited packet came later",
     "concealed": "Frames of concealment played (lost packets, waiting for late ones)",
@@ -74,15 +92,31 @@ class BotMetrics:
         )
         self._calls: Callable[[], int] = lambda: 0
         self._admission: Admission | None = None
+        self._speaker: Callable[[], CallSpeaker | None] | None = None
         self._sampler: asyncio.Task[None] | None = None
 
-    def watch(self, calls: Callable[[], int], admission: Admission | None = None) -> None:
-        """What the gauges sample: calls in progress, and the answerer's admission."""
+    def watch(
+        self,
+        calls: Callable[[], int],
+        admission: Admission | None = None,
+        speaker: Callable[[], CallSpeaker | None] | None = None,
+    ) -> None:
+        """What the gauges sample: calls in progress, the answerer's admission, and the
+        playout of the call on its speaker (`speaker` gives the speaker, if any, when asked)."""
         self._calls = calls
         self._admission = admission
+        gauge = self.declare.gauge
+        if speaker is not None:
+            self._speaker = speaker
+            self.speaker = {name: gauge(name, doc) for name, (_, doc) in SPEAKER_GAUGES.items()}
+            self.drift = gauge(
+                "speaker_drift_ratio",
+                "How much faster the sender's clock runs than the speaker's (the playout's "
+                "drift estimate: 0.0003 is 300 ppm)",
+            )
+            self._sample_speaker()
         if admission is None:
             return
-        gauge = self.declare.gauge
         self.available = gauge(
             "admission_available", "1 while the bot takes calls, 0 while overload closed it"
         )
@@ -129,3 +163,15 @@ class BotMetrics:
                 self.available.set(int(self._admission.available))
                 self.admission_lag.set(self._admission.lag_ms / 1000)
                 self.admission_cpu.set(self._admission.cpu_percent)
+            if self._speaker is not None:
+                self._sample_speaker()
+
+    def _sample_speaker(self) -> None:
+        """The speaker gauges from the playout of the call on it; NaN while there is none."""
+        assert self._speaker is not None
+        speaker = self._speaker()
+        call_id = None if speaker is None else speaker.call_id
+        stats = None if speaker is None or call_id is None else speaker.stats(call_id)
+        for name, (field, _) in SPEAKER_GAUGES.items():
+            self.speaker[name].set(math.nan if stats is None else getattr(stats, field) / 1000)
+        self.drift.set(math.nan if stats is None else stats.drift_ppm * 1e-6)
