@@ -133,6 +133,8 @@ class DeskApp(App[int]):
 
     def sync(self) -> None:
         """Copy the agent's state into the widgets."""
+        if not self.is_running:
+            return  # closing: Textual removes the screens before it stops the timers
         status = self.query_one(StatusBar)
         presence = self.agent.presence
         if not self._connected:
@@ -174,6 +176,8 @@ class DeskApp(App[int]):
         info.note = f"transfer failed: {call.transfer_failed}" if call.transfer_failed else ""
 
     async def _every_second(self) -> None:
+        if not self.is_running:
+            return  # closing, as in `sync`
         self.sync()
         for line in self.problems.take():
             self.show_problem(line)
@@ -185,9 +189,12 @@ class DeskApp(App[int]):
         except Exception as exc:  # a call closing under us: no figures this second
             logger.debug("call=%s no stats: %s", call.call_id, exc)
             return
-        self.query_one(NetworkLine).summary = quality.summary()
+        if self.is_running:  # (it may have begun closing while the stats came)
+            self.query_one(NetworkLine).summary = quality.summary()
 
     def _levels(self) -> None:
+        if not self.is_running:
+            return  # closing, as in `sync`
         call = self.call
         levels = None if call is None else self.levels.get(call.call_id)
         self.query_one("#mic-level", Meter).level = 0.0 if levels is None else levels.sent.rms

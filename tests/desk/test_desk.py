@@ -193,6 +193,19 @@ async def test_an_unreachable_server_shows_as_a_problem(tmp_path: Path) -> None:
         app.save_screenshot("unreachable.svg", str(ARTIFACTS))
 
 
+async def test_a_tick_after_the_desk_closed_touches_no_widget() -> None:
+    """Textual removes the screens before it stops the app's timers: the level meters' and the
+    status line's last tick, or the agent's last event, must find nothing to do, not fail the
+    app on its way out (seen under load: `NoMatches: '#mic-level'`)."""
+    agent = Agent(["http://127.0.0.1:9"], CallOptions(source=ToneSource(440)), token=None)
+    app = DeskApp(agent)
+    async with app.run_test(size=SIZE):
+        pass
+    app.sync()
+    app._levels()
+    await app._every_second()
+
+
 async def test_a_lost_server_shows_reconnecting_then_connected(
     signaling_server: SignalingServer,
 ) -> None:
