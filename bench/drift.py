@@ -1,6 +1,6 @@
 """Clock drift of the speaker's playout: senders ppm off, each to a real bot on a null sink.
 
-The four senders of `tests/sound/drift_check.py` (±300 and ±1,000 ppm by default), all at once,
+The four senders of `tests/sound/test_drift.py` (±300 and ±1,000 ppm by default), all at once,
 each heard by its own `agent-bot answer --speaker` on its own PulseAudio null sink (one private
 daemon), for `--minutes`. Per sender: the send → monitor latency (median over the seconds
 2-10, the first minute after 10 s of settling and the last minute), the bot's drift estimate
@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from bench.load import machine  # noqa: E402
 from tests.bots import Bots  # noqa: E402
 from tests.procs import AGENT_TOKEN, SignalingServer, free_port  # noqa: E402
-from tests.sound.drift import START_SPAN_S, DriftResult, run_drift  # noqa: E402
+from tests.sound.drift import run_drift  # noqa: E402
+from tests.sound.driftresult import START_SPAN_S, DriftResult  # noqa: E402
 from tests.sound.pulse import PulseDaemon  # noqa: E402
 
 
@@ -51,12 +52,16 @@ def fmt(value: float | None) -> str:
 
 
 def print_table(runs: list[DriftResult]) -> None:
-    header = ("ppm", "sender", "sink", "2-10 s", "1st min", "last min", "moved", "estimate")
-    print("{:>6} {:>8} {:>6} {:>7} {:>8} {:>8} {:>6} {:>9}  error  playout".format(*header))
+    header = ("ppm", "sender", "sink", "2-10 s", "1st min", "last min", "moved", "resid.",
+              "target", "device", "estimate")  # fmt: skip
+    print("{:>6} {:>8} {:>6} {:>7} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9}  error  playout"
+          .format(*header))  # fmt: skip
     for run in runs:
         start = run.median(*START_SPAN_S)
         first, last = run.median(*run.first_minute), run.median(*run.last_minute)
-        moved = None if first is None or last is None else last - first
+        minutes = (run.first_minute, run.last_minute)
+        moved = [fmt(run.moved(name, *minutes)) for name in ("latency", "residual", "target",
+                                                             "device")]  # fmt: skip
         estimate = float(run.playout.get("drift_ppm", 0.0))
         counters = ", ".join(
             f"{name} {run.playout.get(name)}" for name in ("underruns", "concealed", "dropped")
@@ -64,15 +69,20 @@ def print_table(runs: list[DriftResult]) -> None:
         counters += f", device latency {run.playout.get('device_ms', 0):.1f} ms at the end"
         print(
             f"{run.ppm:+6.0f} {run.sender_ppm:+8.1f} {run.sink_ppm:+6.1f} {fmt(start):>7} "
-            f"{fmt(first):>8} {fmt(last):>8} {fmt(moved):>6} {estimate:+9.1f} "
+            f"{fmt(first):>8} {fmt(last):>8} {moved[0]:>6} {moved[1]:>6} {moved[2]:>6} "
+            f"{moved[3]:>6} {estimate:+9.1f} "
             f"{estimate - run.true_drift_ppm:+6.1f}"
             f"  {counters}; sender stalls {run.stalls} ({run.stalled_frames} frames)"
         )
         print(f"       latency per 10 s: {run.profile()}")
+        print(f"       residual per 10 s: {run.profile('residual')}")
+        print(f"       device per 10 s: {run.profile('device')}")
     if runs:
         print(f"CPU steal % per 10 s (the hypervisor's): {runs[0].steal_profile()}")
     print("latency in ms, send → null-sink monitor (Opus lookahead of 6.5 ms included); sink:")
-    print("the null sink's pace; error: the estimate against sender − sink")
+    print("the null sink's pace; moved: first minute → last; resid.: latency less the bot's")
+    print("target and device latency (its --metrics-port gauges); error: the estimate against")
+    print("sender − sink")
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Senders whose clocks run off by a given ppm, each heard by a real `agent-bot answer --speaker`.
 
-Shared by `tests/sound/drift_check.py` and `bench/drift.py`. One PulseAudio daemon gets a null
+Shared by `tests/sound/test_drift.py` and `bench/drift.py`. One PulseAudio daemon gets a null
 sink per sender; each bot plays on its own sink (`PULSE_SINK`, which libpulse reads for the
 default sink of a client: PortAudio → ALSA `pulse` device → that sink). The senders are
 `bench/caller.py`'s `LoadCall`s in this process, through the real signaling server, sending a
@@ -10,8 +10,10 @@ sender's clock runs `ppm` faster than the null sink's (both run on this machine'
 
 Latency is read at each sink's monitor after the call: every second of the recording is
 located in what its sender sent (`SentAudio.delay`, cross-correlation at 8 kHz), and measured
-from when that audio was sent. It includes the Opus encoder's lookahead (6.5 ms), the same all
-along. The bots' own figures (playout stats, drift estimate) come from their logs.
+from when that audio was sent, the sink's clock read locally from its monitor's chunks
+(`sinkclock.SinkClock`). It includes the Opus encoder's lookahead (6.5 ms), the same all
+along. The bots' own figures come from their logs (playout stats, drift estimate) and from
+their speaker gauges, scraped once a second (`playoutgauges`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,10 @@ import json
 import os
 import re
 import signal
-import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +38,15 @@ from agent_bot.media.frames import FRAME_SECONDS, SAMPLE_RATE
 from agent_bot.media.sources import FileSource, FrameClock, SampleTrack
 from bench.caller import FRAME_RATE, MIN_LEVEL, LoadCall, SentAudio, decimated
 from tests.bots import SAMPLES, Bot, Bots
+from tests.procs import free_port, wait_http
+from tests.sound.driftresult import DriftResult
+from tests.sound.playoutgauges import PlayoutGauges, watch
 from tests.sound.pulse import Monitor, PulseDaemon
 from tests.sound.steal import StealMeter
 
 SAMPLE = SAMPLES / "hello-48k.wav"
 """Speech all through (every second of it has level), 10.9 s long: longer than the 3 s
 `SentAudio.delay` searches back, so a second of it matches in one place only."""
-
-SETTLE_S = 10.0
-"""Seconds from a call's first frame after which its latency counts as settled."""
-
-MINUTE_S = 60.0
-
-START_SPAN_S = (2.0, 10.0)
-"""The first seconds: is the playout at its target from the start?"""
 
 SETUP_TIMEOUT_S = 30.0
 
@@ -105,94 +101,6 @@ class DriftSource(FileSource):
         return track
 
 
-@dataclass
-class DriftResult:
-    """What one sender's call gave: latency at the monitor and the bot's own figures."""
-
-    ppm: float
-    sender_ppm: float
-    """The sender's pace as measured from its send times."""
-    sink_ppm: float
-    """The null sink's pace as measured from its monitor's chunks (`Monitor.rate_ppm`)."""
-    stalls: int
-    """Times the sender fell behind its schedule by over `LATE_S` (its loop stalled)."""
-    stalled_frames: int
-    """Frames' worth of time the sender sent nothing in those stalls: as many frames a bot
-    rightly concealed waiting for them (a 2-s stall of the test's process is 100)."""
-    latencies: list[tuple[float, float]]
-    """(seconds since the call's first frame, send → monitor latency in ms), per second."""
-    seconds: float
-    playout: dict[str, Any]
-    """The call report's `playout` (the bot's `PlayoutStats`)."""
-    logged_drift_ppm: float
-    """The drift in the bot's "off the speaker; playout ..." log line."""
-    device_underruns: int
-    """ALSA's "underrun occurred" lines in the bot's log: the device ran dry (the bot's sound
-    process was late), which no playout sees coming and which can leave more audio queued in
-    PulseAudio for good."""
-    steal: list[tuple[float, float]]
-    """(seconds since the call's first frame, share of the machine's CPU time the hypervisor
-    took in the second before), per second: the same disturbance for every call of a run."""
-
-    @property
-    def true_drift_ppm(self) -> float:
-        """How much faster the sender ran than the bot's device: what the estimate is held to."""
-        return self.sender_ppm - self.sink_ppm
-
-    def median(self, start: float, end: float) -> float | None:
-        """Median latency (ms) over the seconds [start, end) of the call."""
-        values = [ms for at, ms in self.latencies if start <= at < end]
-        return statistics.median(values) if values else None
-
-    def count(self, start: float, end: float) -> int:
-        return sum(start <= at < end for at, _ in self.latencies)
-
-    @property
-    def first_minute(self) -> tuple[float, float]:
-        return (SETTLE_S, SETTLE_S + MINUTE_S)
-
-    @property
-    def last_minute(self) -> tuple[float, float]:
-        return (self.seconds - MINUTE_S, self.seconds)
-
-    def table_row(self) -> str:
-        start, first, last = (
-            self.median(*START_SPAN_S),
-            self.median(*self.first_minute),
-            self.median(*self.last_minute),
-        )
-        return (
-            f"{self.ppm:+6.0f} ppm (sender {self.sender_ppm:+7.1f}, sink {self.sink_ppm:+6.1f}): "
-            f"latency 2-10 s {_ms(start)}, "
-            f"first minute {_ms(first)}, last minute {_ms(last)} "
-            f"({len(self.latencies)} windows); estimate {self.playout.get('drift_ppm', 0):+.1f} "
-            f"ppm; underruns {self.playout.get('underruns')}, concealed "
-            f"{self.playout.get('concealed')}, dropped {self.playout.get('dropped')}, target "
-            f"{self.playout.get('target_ms', 0):.0f} ms, jitter "
-            f"{self.playout.get('jitter_ms', 0):.1f} ms, device "
-            f"{self.playout.get('device_ms', 0):.1f} ms; sender stalls {self.stalls} "
-            f"({self.stalled_frames} frames), device "
-            f"underruns {self.device_underruns}"
-        )
-
-    def profile(self, span: float = 10.0) -> str:
-        """Median latency (ms) of each `span` seconds of the call, in one line."""
-        starts = [span * k for k in range(int(self.seconds // span))]
-        return " ".join(_ms(self.median(s, s + span)).removesuffix(" ms") for s in starts)
-
-    def steal_profile(self, span: float = 10.0) -> str:
-        """Mean CPU steal (%) of each `span` seconds of the call, in one line."""
-        spans = []
-        for k in range(int(self.seconds // span)):
-            shares = [share for at, share in self.steal if span * k < at <= span * (k + 1)]
-            spans.append(f"{100 * sum(shares) / len(shares):.0f}" if shares else "-")
-        return " ".join(spans)
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} ms"
-
-
 @contextmanager
 def environment(name: str, value: str) -> Iterator[None]:
     """`name`=`value` in this process's environment (what a bot started now inherits)."""
@@ -220,8 +128,18 @@ def sender_priority() -> Iterator[None]:
             os.setpriority(os.PRIO_PROCESS, 0, before)
 
 
-def start_agents(pulse: PulseDaemon, bots: Bots, count: int) -> list[tuple[Bot, Monitor]]:
-    """`count` answering bots, each playing on a null sink of its own, recorded at its monitor."""
+@dataclass
+class DriftAgent:
+    """An answering bot, its null sink's monitor and its speaker gauges."""
+
+    bot: Bot
+    monitor: Monitor
+    gauges: PlayoutGauges
+
+
+def start_agents(pulse: PulseDaemon, bots: Bots, count: int) -> list[DriftAgent]:
+    """`count` answering bots, each playing on a null sink of its own, recorded at its monitor,
+    its metrics served on a port of its own."""
     agents = []
     for index in range(count):
         sink = f"drift{index}"
@@ -229,20 +147,24 @@ def start_agents(pulse: PulseDaemon, bots: Bots, count: int) -> list[tuple[Bot, 
             "load-module", "module-null-sink", f"sink_name={sink}", f"rate={SAMPLE_RATE}",
             "channels=1",
         )  # fmt: skip
+        port = free_port()
         with environment("PULSE_SINK", sink):
-            bot = bots.answer("--speaker", "pulse", "--silence", name=f"drift-{index}")
-        agents.append((bot, pulse.monitor(sink)))
-    for bot, _ in agents:
-        bot.wait_log("speaker: device .* open")
+            bot = bots.answer("--speaker", "pulse", "--silence", "--metrics-port", str(port),
+                              name=f"drift-{index}")  # fmt: skip
+        url = f"http://127.0.0.1:{port}/metrics"
+        wait_http(url, proc=bot.proc)
+        agents.append(DriftAgent(bot, pulse.monitor(sink), PlayoutGauges(url)))
+    for agent in agents:
+        agent.bot.wait_log("speaker: device .* open")
     return agents
 
 
-async def owner(agents: list[tuple[Bot, Monitor]], call_id: str) -> tuple[Bot, Monitor]:
+async def owner(agents: list[DriftAgent], call_id: str) -> DriftAgent:
     """The agent whose speaker took `call_id`."""
     deadline = time.monotonic() + SETUP_TIMEOUT_S
     while time.monotonic() < deadline:
         for agent in agents:
-            if f"call {call_id}: on the speaker" in agent[0].text():
+            if f"call {call_id}: on the speaker" in agent.bot.text():
                 return agent
         await asyncio.sleep(0.1)
     raise DriftError(f"no bot put call {call_id} on its speaker")
@@ -257,26 +179,30 @@ async def run_drift(
     sources = [DriftSource(SAMPLE, ppm) for ppm in drifts]
     calls = [LoadCall(i, bots.url, source) for i, source in enumerate(sources)]
     steal = StealMeter()
-    sampling = asyncio.create_task(steal.run())
+    sampling = [
+        asyncio.create_task(steal.run()),
+        asyncio.create_task(watch([agent.gauges for agent in agents])),
+    ]
     try:
         with sender_priority():
             placed, reports = await hold_calls(calls, sources, agents, seconds)
     finally:
-        sampling.cancel()
+        for task in sampling:
+            task.cancel()
     return [
-        result(source, call.sent, monitor, seconds, report, steal=steal)
-        for (call, source, _, monitor), report in zip(placed, reports, strict=True)
+        result(source, call.sent, agent, seconds, report, steal=steal)
+        for (call, source, agent), report in zip(placed, reports, strict=True)
     ]
 
 
-Placed = tuple[LoadCall, DriftSource, Bot, Monitor]
-"""A call, its source, and the agent (bot and monitor) that took it."""
+Placed = tuple[LoadCall, DriftSource, DriftAgent]
+"""A call, its source, and the agent that took it."""
 
 
 async def hold_calls(
     calls: list[LoadCall],
     sources: list[DriftSource],
-    agents: list[tuple[Bot, Monitor]],
+    agents: list[DriftAgent],
     seconds: float,
 ) -> tuple[list[Placed], list[tuple[dict[str, Any], float, int]]]:
     """Places the calls, holds them `seconds`, stops the bots; the placed calls and the bots'
@@ -287,19 +213,19 @@ async def hold_calls(
             await call.start(SETUP_TIMEOUT_S)
             if call.error is not None or call.call_id is None:
                 raise DriftError(f"the {source.ppm:+.0f} ppm call failed: {call.error}")
-            placed.append((call, source, *await owner(agents, call.call_id)))
+            placed.append((call, source, await owner(agents, call.call_id)))
         await asyncio.sleep(seconds)
         reports = []
-        for call, _, bot, _ in placed:
-            bot.signal(signal.SIGTERM)  # the bot hangs up with its report, the peer still up
-            reports.append(report_of(bot, str(call.call_id)))
-            bot.wait(30)
+        for call, _, agent in placed:
+            agent.bot.signal(signal.SIGTERM)  # it hangs up with its report, the peer still up
+            reports.append(report_of(agent.bot, str(call.call_id)))
+            agent.bot.wait(30)
     finally:
         await asyncio.gather(*(call.hangup() for call in calls), return_exceptions=True)
         for source in sources:
             source.close()
-        for _, monitor in agents:
-            monitor.stop()
+        for agent in agents:
+            agent.monitor.stop()
     return placed, reports
 
 
@@ -320,7 +246,7 @@ def report_of(bot: Bot, call_id: str) -> tuple[dict[str, Any], float, int]:
 def result(
     source: DriftSource,
     sent: SentAudio,
-    monitor: Monitor,
+    agent: DriftAgent,
     seconds: float,
     report: tuple[dict[str, Any], float, int],
     *,
@@ -329,6 +255,7 @@ def result(
     [clock] = source.clocks
     playout, logged_drift, device_underruns = report
     pace, late = sender_schedule(sent.times, clock.restarted_at)
+    monitor, first = agent.monitor, sent.times[0]
     return DriftResult(
         ppm=source.ppm,
         sender_ppm=pace,
@@ -340,7 +267,8 @@ def result(
         playout=playout,
         logged_drift_ppm=logged_drift,
         device_underruns=device_underruns,
-        steal=steal.since(sent.times[0]),
+        steal=steal.since(first),
+        gauges=[replace(sample, at=sample.at - first) for sample in agent.gauges.samples],
     )
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import theilslopes
 
 from agent_bot.media.frames import SAMPLE_RATE, Pcm
+from tests.sound.sinkclock import SinkClock
 
 TOOLS = {
     "pulseaudio": "pulseaudio",
@@ -44,19 +44,12 @@ def missing_tools() -> list[str]:
     return sorted({package for tool, package in TOOLS.items() if shutil.which(tool) is None})
 
 
-CLOCK_BIN_S = 1.0
-"""Recorded seconds per point of the monitor's clock fit."""
-
-CLOCK_OUTLIER_S = 0.002
-"""A point this far off the robust fit is left out of the final one."""
-
-
 class Monitor:
     """Records a PulseAudio source (`parec`), noting when each chunk arrived.
 
-    The sink's clock need not be this machine's: a null sink's monitor has been seen 70-160
-    ppm off it for minutes (docs/sound.md, "Drift"). So the time a sample was captured comes
-    from a fit of the chunks' arrivals (`time_of`), and `rate_ppm` says how fast it ran."""
+    The sink's clock need not be this machine's, nor steady: so the time a sample was captured
+    comes from the chunks' arrivals (`time_of`, `sinkclock.SinkClock`), and `rate_ppm` says how
+    fast the sink ran."""
 
     def __init__(self, env: dict[str, str], source: str) -> None:
         self._process = subprocess.Popen(
@@ -69,8 +62,8 @@ class Monitor:
         self._arrivals: list[tuple[int, float]] = []
         """(samples recorded so far, when that chunk was read) per chunk."""
         self._settled = 0
-        self._fit: tuple[int, tuple[float, float]] | None = None
-        """The last clock fit, and how many arrivals it was made of."""
+        self._clock: tuple[int, SinkClock] | None = None
+        """The last clock, and how many arrivals it was made of."""
         self._samples = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -102,62 +95,28 @@ class Monitor:
 
     def time_of(self, index: float) -> float:
         """Monotonic time at which recorded sample `index` was captured."""
-        start, slope = self._clock()
-        return start + index * (1 / SAMPLE_RATE + slope)
+        return self.clock().time_of(index)
 
     @property
     def rate_ppm(self) -> float:
         """How much faster than this machine's clock the sink rendered."""
-        return rate_ppm(self._clock()[1])
+        return self.clock().rate_ppm
 
-    def _clock(self) -> tuple[float, float]:
-        """(when sample 0 was captured, seconds per sample beyond the nominal rate)."""
+    def clock(self) -> SinkClock:
+        """The sink's clock, from the chunks read since `settle`."""
         with self._lock:
             arrivals = self._arrivals[self._settled :]
         if not arrivals:
             raise RuntimeError("the monitor recorded nothing")
-        if self._fit is None or self._fit[0] != len(arrivals):
+        if self._clock is None or self._clock[0] != len(arrivals):
             points = np.array(arrivals, dtype=np.float64)
-            self._fit = (len(arrivals), sink_clock(points[:, 0], points[:, 1]))
-        return self._fit[1]
+            self._clock = (len(arrivals), SinkClock(points[:, 0], points[:, 1]))
+        return self._clock[1]
 
     def stop(self) -> None:
         self._process.terminate()
         self._process.wait(5)
         self._thread.join(5)
-
-
-def rate_ppm(slope: float) -> float:
-    """How much faster than nominal a clock runs whose samples come `slope` seconds each later
-    than nominal (`sink_clock`'s slope)."""
-    return (1 / (1 + slope * SAMPLE_RATE) - 1) * 1e6
-
-
-def sink_clock(
-    samples: npt.NDArray[np.float64], times: npt.NDArray[np.float64]
-) -> tuple[float, float]:
-    """A line through the earliest arrival of each `CLOCK_BIN_S` of chunks (a chunk's last sample
-    was captured at the latest when it was read: the least delayed chunks tell the clock),
-    fitted by Theil-Sen (robust to the chunks an idle sink renders ahead of time), then by least
-    squares over the points within `CLOCK_OUTLIER_S` of that: (offset, slope) of
-    `time - samples / SAMPLE_RATE` against `samples`."""
-    offsets = times - samples / SAMPLE_RATE
-    bins = (samples // (CLOCK_BIN_S * SAMPLE_RATE)).astype(np.int64)
-    edges = [*np.flatnonzero(np.diff(bins)) + 1, len(bins)]
-    xs, ys, start = [], [], 0
-    for end in edges:
-        best = start + int(np.argmin(offsets[start:end]))
-        xs.append(samples[best])
-        ys.append(offsets[best])
-        start = end
-    x, y = np.array(xs), np.array(ys)
-    if len(x) < 3:
-        return float(np.min(y)), 0.0
-    slope, offset, _, _ = theilslopes(y, x)
-    keep = np.abs(y - (offset + slope * x)) <= CLOCK_OUTLIER_S
-    if np.count_nonzero(keep) >= 3:
-        slope, offset = np.polyfit(x[keep], y[keep], 1)
-    return float(offset), float(slope)
 
 
 class PulseDaemon:
