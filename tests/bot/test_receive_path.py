@@ -11,6 +11,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.bots import Bot, Bots
 
@@ -39,6 +40,7 @@ def calls_to(bots: Bots, tmp_path: Path, agent: Bot, name: str) -> int:
     return during
 
 
+@pytest.mark.solo  # five calls that must all pass their verdicts (delay, MOS) as QA runs would
 def test_echo_calls_run_no_decoder_threads(bots: Bots, tmp_path: Path) -> None:
     plain = bots.answer("--echo", "--max-calls", str(CALLS), name="plain")
     idle = threads(plain)

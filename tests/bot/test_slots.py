@@ -129,6 +129,7 @@ def test_queued_customer_is_taken_when_the_call_ends(
 
 
 @pytest.mark.redis
+@pytest.mark.solo  # a time to fail over, held to 2 s
 def test_bot_fails_over_to_another_node(
     server_factory: ServerFactory, redis_url: str, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ from tests.net.conftest import SECRET, STATIC_USER, Coturns
 from tests.net.lab import RelayLab
 from tests.net.namespaces import CLIENT_IPS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.solo]  # speech figures, setup times
 
 CALL_SECONDS = 6.0
 MIN_CORRELATION = 0.9

@@ -19,7 +19,7 @@ from tests.procs import free_port, wait_http
 from tests.sound.playoutgauges import GAUGES, PlayoutGauges
 from tests.sound.pulse import PulseDaemon
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 HELLO = SAMPLES / "hello-48k.wav"
 

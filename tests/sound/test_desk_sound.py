@@ -32,7 +32,7 @@ from tests.desk.test_desk import SIZE, until
 from tests.procs import SignalingServer
 from tests.sound.pulse import MIC_SINK, Monitor, PulseDaemon
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 
 def last_second(monitor: Monitor) -> Pcm:

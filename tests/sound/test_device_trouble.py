@@ -24,7 +24,7 @@ from tests.bots import Bots, read_recording, recordings
 from tests.sound.pulse import PulseDaemon
 from tests.sound.test_speaker import until
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 
 def test_sound_server_killed_mid_call(bots: Bots, pulse: PulseDaemon, tmp_path: Path) -> None:

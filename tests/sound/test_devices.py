@@ -7,7 +7,7 @@ import pytest
 from agent_bot.media.devices import DeviceError, device_table, find_device
 from tests.sound.pulse import PulseDaemon
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 
 def test_table_lists_devices_with_default_marks(pulse: PulseDaemon) -> None:

@@ -22,7 +22,7 @@ from agent_bot.qa.comparison import compare
 from tests.bots import SAMPLES, Bots, read_recording, recordings
 from tests.sound.pulse import MIC_SINK, SPEAKER_SINK, PulseDaemon
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 logger = logging.getLogger(__name__)
 

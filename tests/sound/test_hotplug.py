@@ -20,7 +20,7 @@ from agent_bot.media.frames import SAMPLE_RATE
 from tests.bots import SAMPLES, Bots
 from tests.sound.pulse import MIC_SINK, PulseDaemon
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 HEADSET = f'pcm.headset {{ type pulse\n device "{MIC_SINK}" }}\nctl.headset {{ type pulse }}\n'
 

@@ -17,7 +17,7 @@ from tests.sound.peers import Received, SentLog, connect
 from tests.sound.pulse import MIC_SINK, PulseDaemon
 from tests.sound.test_speaker import SAMPLE, WINDOW_S, median, until
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from agent_bot.qa.comparison import AudioComparison, compare
 from tests.sound.peers import Received, SentLog, connect, impair
 from tests.sound.pulse import Monitor, PulseDaemon
 
-pytestmark = pytest.mark.sound
+pytestmark = [pytest.mark.sound, pytest.mark.solo]
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "hello-48k.wav"
 
