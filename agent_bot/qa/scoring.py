@@ -71,11 +71,11 @@ def _run(name: str, job: ScoringJob) -> Score:
     return run(job.received)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     """Lower priority and single-threaded libraries, before any of them is imported; the
-    worker goes when the bot does (a SIGKILLed bot left its idle workers behind)."""
+    worker goes when the bot (`parent`, its pid) does: a SIGKILLed bot left its idle workers
+    behind, and so did a bot that exited while its worker was still starting."""
     os.nice(WORKER_NICE)
-    parent = os.getppid()
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     for variable in _THREAD_VARIABLES:
         os.environ[variable] = "1"
@@ -104,7 +104,7 @@ class ScoringPool:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
+                initializer=_init_worker, initargs=(os.getpid(),),
             )  # fmt: skip
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, score, job)
