@@ -8,7 +8,7 @@ from typing import Any
 from signaling_server.outcome import Outcome
 from signaling_server.pairing import Pairing
 from signaling_server.protocol import AgentState, EndReason, ErrorCode, Event, ProtocolError
-from tests.unit.test_pairing import clock, customers, pairing, sent
+from tests.unit.pairingrig import clock, customers, pairing, sent
 
 __all__ = ["clock", "pairing"]  # the fixtures, imported
 
