@@ -141,13 +141,23 @@ class DriftResult:
         values = [self.value(name, s, s + span) for s in starts]
         return " ".join(fmt_ms(value).removesuffix(" ms") for value in values)
 
-    def steal_profile(self, span: float = 10.0) -> str:
-        """Mean CPU steal (%) of each `span` seconds of the call, in one line."""
-        spans = []
+    def steal_spans(self, span: float = 10.0) -> list[float | None]:
+        """Mean share of the CPU time the host took in each `span` seconds of the call."""
+        spans: list[float | None] = []
         for k in range(int(self.seconds // span)):
             shares = [share for at, share in self.steal if span * k < at <= span * (k + 1)]
-            spans.append(f"{100 * sum(shares) / len(shares):.0f}" if shares else "-")
-        return " ".join(spans)
+            spans.append(sum(shares) / len(shares) if shares else None)
+        return spans
+
+    def steal_profile(self, span: float = 10.0) -> str:
+        """Mean CPU steal (%) of each `span` seconds of the call, in one line."""
+        spans = self.steal_spans(span)
+        return " ".join("-" if share is None else f"{100 * share:.0f}" for share in spans)
+
+    @property
+    def peak_steal(self) -> float:
+        """The largest share of the CPU time the host took in 10 s of the call."""
+        return max((share for share in self.steal_spans() if share is not None), default=0.0)
 
 
 def fmt_ms(value: float | None, sign: str = "") -> str:
