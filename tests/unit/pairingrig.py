@@ -1,20 +1,15 @@
-"""A `Pairing` with a fake clock over each store (in memory, and in a real redis-server), and
-the helpers the pairing unit tests share."""
+"""The fake clock and the helpers the pairing unit tests share (their `clock` and `pairing`
+fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from signaling_server.outcome import Outcome
 from signaling_server.pairing import Pairing
 from signaling_server.protocol import ErrorCode, Event, ProtocolError
-from signaling_server.stores.memory import MemoryStore
-from signaling_server.stores.redis import RedisStore
 
 
 class Clock:
@@ -26,23 +21,6 @@ class Clock:
 
     def tick(self, seconds: float = 1.0) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def pairing(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[Pairing]:
-    """The rules over each store: in memory, and in a real redis-server."""
-    ids = (f"call{n}" for n in itertools.count(1))
-    if request.param == "memory":
-        yield Pairing(MemoryStore(), clock=clock, new_id=lambda: next(ids))
-        return
-    redis = Redis.from_url(request.getfixturevalue("redis_url"))
-    yield Pairing(RedisStore(redis), clock=clock, new_id=lambda: next(ids))
-    await redis.aclose()
 
 
 def sent(out: Outcome, event: Event) -> list[tuple[str, dict[str, Any]]]:

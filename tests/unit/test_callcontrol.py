@@ -8,9 +8,7 @@ from typing import Any
 from signaling_server.outcome import Outcome
 from signaling_server.pairing import Pairing
 from signaling_server.protocol import AgentState, EndReason, ErrorCode, Event, ProtocolError
-from tests.unit.pairingrig import clock, customers, pairing, sent
-
-__all__ = ["clock", "pairing"]  # the fixtures, imported
+from tests.unit.pairingrig import customers, sent
 
 
 async def refused(code: ErrorCode, operation: Awaitable[object]) -> None:

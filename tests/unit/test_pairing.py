@@ -10,14 +10,10 @@ from tests.unit.pairingrig import (
     ANONYMOUS_C1,
     Clock,
     agent,
-    clock,
     customers,
-    pairing,
     refused,
     sent,
 )
-
-__all__ = ["clock", "pairing"]  # the fixtures, imported
 
 
 async def test_one_agent_rings_then_accepts(pairing: Pairing) -> None:

@@ -12,14 +12,10 @@ from signaling_server.protocol import ErrorCode, Event
 from tests.unit.pairingrig import (
     Clock,
     agent,
-    clock,
     customers,
-    pairing,
     refused,
     sent,
 )
-
-__all__ = ["clock", "pairing"]  # the fixtures, imported
 
 
 async def test_reconnected_agent_takes_over_its_calls(pairing: Pairing, clock: Clock) -> None:
