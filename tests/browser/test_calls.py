@@ -21,7 +21,7 @@ from tests.browser.customer import CustomerPage
 from tests.browser.similarity import read_wav, window_correlations
 from tests.procs import SignalingServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.solo]  # speech figures: 0.9 median correlation
 
 CALL_SECONDS = 8.0
 """Audio each call carries before it is judged: 8 one-second windows."""
