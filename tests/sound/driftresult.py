@@ -154,11 +154,6 @@ class DriftResult:
         spans = self.steal_spans(span)
         return " ".join("-" if share is None else f"{100 * share:.0f}" for share in spans)
 
-    @property
-    def peak_steal(self) -> float:
-        """The largest share of the CPU time the host took in 10 s of the call."""
-        return max((share for share in self.steal_spans() if share is not None), default=0.0)
-
 
 def fmt_ms(value: float | None, sign: str = "") -> str:
     """`value` ms to one decimal (`sign` "+" to sign it), "-" for none."""
