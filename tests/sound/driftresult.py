@@ -5,9 +5,10 @@ Latency at the ear is the playout's depth at pull time plus what the device adds
 The bot's drift control holds the depth at its target; the target follows the jitter, and the
 device's part is PortAudio's and PulseAudio's (after a stall, PortAudio on PulseAudio has been
 seen asking for its blocks up to a block earlier for good: docs/sound.md, "Drift"). So
-`residual` takes from the latency what the bot says it meant to add (target plus device, from
-its gauges each second): what is left moves only if the depth at the ear leaves the target,
-which is what drift would do.
+`residual` takes from each second's latency what the bot says it meant to add then (target
+plus device, from its gauges scraped each second): what is left moves only if the depth at the
+ear leaves the target, which is what drift would do (a disturbance's excess, drained within
+seconds, moves a minute's median second little).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from tests.sound.playoutgauges import PlayoutSample
 
@@ -25,6 +28,9 @@ MINUTE_S = 60.0
 
 START_SPAN_S = (2.0, 10.0)
 """The first seconds: is the playout at its target from the start?"""
+
+PAIR_S = 1.0
+"""How far from a second's middle the gauges paired with its latency may have been scraped."""
 
 Span = tuple[float, float]
 
@@ -83,10 +89,26 @@ class DriftResult:
         ]
         return statistics.median(values) if values else None
 
+    def residuals(self) -> list[tuple[float, float]]:
+        """(second, its latency less what the bot meant to add then), per second measured: the
+        gauges scraped nearest the second's middle, within `PAIR_S`. Second by second, not a
+        minute's median less a minute's median: when a disturbance raises the latency and the
+        target together for part of a minute, the two medians fall on different seconds."""
+        if not self.gauges:
+            return []
+        times = np.array([sample.at for sample in self.gauges])
+        out = []
+        for at, ms in self.latencies:
+            nearest = int(np.argmin(np.abs(times - (at + 0.5))))
+            if abs(times[nearest] - (at + 0.5)) <= PAIR_S:
+                sample = self.gauges[nearest]
+                out.append((at, ms - sample.target - sample.device))
+        return out
+
     def residual(self, start: float, end: float) -> float | None:
-        """Median latency over [start, end) less what the bot meant to add (`added`)."""
-        latency, added = self.median(start, end), self.gauge("added", start, end)
-        return None if latency is None or added is None else latency - added
+        """Median over the seconds of [start, end) of `residuals`."""
+        values = [ms for at, ms in self.residuals() if start <= at < end]
+        return statistics.median(values) if values else None
 
     def value(self, name: str, start: float, end: float) -> float | None:
         """`latency`, `residual` or a gauge (by its name) over [start, end), in ms."""

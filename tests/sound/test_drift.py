@@ -7,19 +7,19 @@ block phase steps after a stall or the null sink changes pace (docs/sound.md, "D
 `--minutes 10`).
 
 Four senders at once (see `tests/sound/drift.py`), each to its own `agent-bot answer --speaker`
-on its own null sink, for `CALL_S`. Per sender: the median latency at the monitor, less what
-the bot meant to add after an arrival (its playout target plus its device's latency, from its
-`--metrics-port` gauges each second: `DriftResult.residual`), is within ±5 ms over the last
-minute of the first minute after settling, and seconds 2-10 are already at that level; the
-target itself moved less than `TARGET_MS`; no underrun comes from drift; and the bot's drift
-estimate is in its call report and agrees with its playout log line. How far that estimate is
-from the truth (the sender's measured pace against the null sink's,
+on its own null sink, for `CALL_S`. Per sender: the latency at the monitor, less what the bot
+meant to add after an arrival (its playout target plus its device's latency, from its
+`--metrics-port` gauges), second by second and its median over a span (`DriftResult.residual`),
+is within ±5 ms over the last minute of the first minute after settling, and seconds 2-10 are
+already at that level; the target itself moved less than `TARGET_MS`; no underrun comes from
+drift; and the bot's drift estimate is in its call report and agrees with its playout log line.
+How far that estimate is from the truth (the sender's measured pace against the null sink's,
 `DriftResult.true_drift_ppm`) is printed, not asserted: the issue's 50 ppm held in quiet runs,
-but in runs with device underruns (ALSA's "underrun occurred") or the host taking 9-22 % of
-the CPU it was 72-117 ppm off in one to three calls of four while the latency held
-(docs/sound.md, "Drift"; issue 13 stays open for it). The latency itself is printed beside
-the residual: it also moves with the device's block phase after a stall, which is PortAudio's
-and PulseAudio's, not drift.
+but in runs with device underruns (ALSA's "underrun occurred") or the host taking 9-22 % of the
+CPU it was 72-117 ppm off in one to three calls of four while the latency held (docs/sound.md,
+"Drift"; issue 13 stays open for it). The latency itself is printed beside the residual: it
+also moves with the device's block phase after a stall, which is PortAudio's and PulseAudio's,
+not drift.
 
 The senders run in this process (at a raised priority where it may): when its event loop
 stalls (a loaded machine), frames go out late, which the bots rightly play as jitter. Those
@@ -127,10 +127,11 @@ async def test_drift_is_followed_without_latency_creep(pulse: PulseDaemon, bots:
     failures: list[str] = []
     for run in runs:
         logger.info(
-            "%s; per 10 s: latency %s; residual %s; device %s; CPU steal %% %s",
+            "%s; per 10 s: latency %s; residual %s; target %s; device %s; CPU steal %% %s",
             run.table_row(),
             run.profile(),
             run.profile("residual"),
+            run.profile("target"),
             run.profile("device"),
             run.steal_profile(),
         )
@@ -148,7 +149,8 @@ async def test_drift_is_followed_without_latency_creep(pulse: PulseDaemon, bots:
             )
     table = "\n".join(
         f"{run.table_row()}\n  latency per 10 s: {run.profile()}\n  residual: "
-        f"{run.profile('residual')}\n  device: {run.profile('device')}\n  steal %: "
+        f"{run.profile('residual')}\n  target: {run.profile('target')}\n  device: "
+        f"{run.profile('device')}\n  steal %: "
         f"{run.steal_profile()}"
         for run in runs
     )
