@@ -12,7 +12,10 @@ gives every stretch its own offset and all of them one slope, so a step moves no
 - the sender's steps: its earliest arrival moving by over `SENDER_STEP_MS` off the line (its
   schedule restarted after a stall, the network path changed);
 - the device's: a late pull (an underflow, after which the device's position against the
-  clock can move for good); the point it falls in is left out.
+  clock can move for good). Its points are left out for `DEVICE_SETTLE_S` after it: the DAC
+  times PortAudio reports through ALSA's PulseAudio plugin settle to their new offset over
+  seconds (seen: 4 ms, decaying by e every ~5 s), which a stretch fitted from the jump on
+  takes for a slope (23 ppm off in a real 150-s call after two underflows).
 What remains of either side's jitter (a device pulling in a sawtooth on a loaded machine: a
 little slow, then a block at once) averages out within a stretch. Pure: no I/O, no clock.
 """
@@ -38,6 +41,9 @@ POINTS = 240
 
 MIN_POINTS = 8
 """Points (4 s) in stretches of two or more before a side has a slope (0 until then)."""
+
+DEVICE_SETTLE_S = 15.0
+"""Seconds of the device's points left out after a late pull (three of those ~5-s decays)."""
 
 SENDER_STEP_MS = 4.0
 """Four times what the event loop adds to an earliest arrival on a busy machine (~1 ms), five
@@ -104,6 +110,8 @@ class ClockDrift:
         self._positions: list[float] = []
         self._times: list[float] = []
         self._late = False
+        self._settled_at = 0.0
+        """When the device's points count again after its last late pull (arrival clock)."""
 
     def late(self) -> None:
         """The device pulled late (or skipped what it missed): its position may have jumped."""
@@ -129,8 +137,9 @@ class ClockDrift:
         self._sender.add(x, sender)
         if self._late:
             self._late = False
-            self._device.cut()  # this point straddles the jump: left out
-        else:
+            self._device.cut()
+            self._settled_at = x + DEVICE_SETTLE_S
+        if x >= self._settled_at:
             self._device.add(x, device)
         drift = (self._sender.slope() - self._device.slope()) / SAMPLE_RATE
         self.drift = float(np.clip(drift, -MAX_DRIFT_PPM / 1e6, MAX_DRIFT_PPM / 1e6))
