@@ -12,14 +12,14 @@ meant to add after an arrival (its playout target plus its device's latency, fro
 `--metrics-port` gauges), second by second and its median over a span (`DriftResult.residual`),
 is within ±5 ms over the last minute of the first minute after settling, and seconds 2-10 are
 already at that level; the target itself moved less than `TARGET_MS`; no underrun comes from
-drift; and the bot's drift estimate is in its call report and agrees with its playout log line.
-How far that estimate is from the truth (the sender's measured pace against the null sink's,
-`DriftResult.true_drift_ppm`) is printed, not asserted: the issue's 50 ppm held in quiet runs,
-but in runs with device underruns (ALSA's "underrun occurred") or the host taking 9-22 % of the
-CPU it was 72-117 ppm off in one to three calls of four while the latency held (docs/sound.md,
-"Drift"; issue 13 stays open for it). The latency itself is printed beside the residual: it
-also moves with the device's block phase after a stall, which is PortAudio's and PulseAudio's,
-not drift.
+drift; the bot's drift estimate is in its call report, agrees with its playout log line, and is
+within the issue's 50 ppm of the truth (the sender's measured pace against the null sink's,
+`DriftResult.true_drift_ppm`). That bound was out of the assertions from session 7 to 8: after
+device underruns the estimate was 72-117 ppm off in one to three calls of four, until the
+device's points were left out while its DAC times settle after one
+(`clockdrift.DEVICE_SETTLE_S`; docs/sound.md, "Drift"). The latency itself is printed beside
+the residual: it also moves with the device's block phase after a stall, which is PortAudio's
+and PulseAudio's, not drift.
 
 The senders run in this process (at a raised priority where it may): when its event loop
 stalls (a loaded machine), frames go out late, which the bots rightly play as jitter. Those
@@ -61,7 +61,7 @@ TARGET_MS = 10.0
 stall may rise by up to a device block (10 ms); more would be a target creeping with drift."""
 
 ESTIMATE_PPM = 50.0
-"""The issue's bound on the drift estimate: printed against, not asserted (see above)."""
+"""The issue's bound on the drift estimate's distance from the truth."""
 
 SENDER_PPM = 10.0
 """How close the sender's measured pace must be to what it was told (the instrument)."""
@@ -73,9 +73,11 @@ UNDERRUNS_PER_STALL = 10
 """Underruns one stall of the sender may explain beyond the frames it held back: more rounds
 as the playout takes the burst after it."""
 
-MAX_STALLS = 10
-"""More stalls of the test's own sender than this: the machine was too loaded for the figures
-to say much about the bot (which the failure then says first)."""
+MAX_STALLS = 30
+"""More stalls of the test's own sender than this (one each 5 s): the machine was too loaded
+for the figures to say much about the bot (which the failure then says first). 5-7 a call in
+quiet runs; 12-21 with the host taking 11-33 % of the CPU for seconds, when every other figure
+still held (session 8: 10 was the bound until then)."""
 
 
 def problems(run: DriftResult) -> list[str]:
@@ -109,6 +111,11 @@ def problems(run: DriftResult) -> list[str]:
         found.append("the call report has no drift_ppm")
     elif abs(run.logged_drift_ppm - estimate) > 1:
         found.append(f"the log line says {run.logged_drift_ppm:+.0f} ppm, the report {estimate}")
+    elif abs(estimate - run.true_drift_ppm) > ESTIMATE_PPM:
+        found.append(
+            f"the drift estimate {estimate:+.1f} ppm is {estimate - run.true_drift_ppm:+.1f} off "
+            f"the truth ({run.true_drift_ppm:+.1f}; device underruns {run.device_underruns})"
+        )
     device = run.playout.get("device_ms")
     if device is None or not 1 <= device <= 500:
         found.append(f"the report's device latency is {device} ms")
@@ -136,17 +143,6 @@ async def test_drift_is_followed_without_latency_creep(pulse: PulseDaemon, bots:
             run.steal_profile(),
         )
         failures.extend(f"{run.ppm:+.0f} ppm: {problem}" for problem in problems(run))
-    for run in runs:
-        error = run.playout.get("drift_ppm", 0.0) - run.true_drift_ppm
-        if abs(error) > ESTIMATE_PPM:
-            logger.warning(
-                "%+.0f ppm: drift estimate %+.1f ppm off the truth (the issue's bound: %.0f); "
-                "device underruns %d",
-                run.ppm,
-                error,
-                ESTIMATE_PPM,
-                run.device_underruns,
-            )
     table = "\n".join(
         f"{run.table_row()}\n  latency per 10 s: {run.profile()}\n  residual: "
         f"{run.profile('residual')}\n  target: {run.profile('target')}\n  device: "
