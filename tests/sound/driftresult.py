@@ -156,6 +156,14 @@ class DriftResult:
             f"underruns {self.device_underruns}"
         )
 
+    def device_steps(self, span: float = 10.0) -> float:
+        """How far (ms) the device's latency moved over the call after settling: the largest
+        less the smallest median of its `span`-s spans (0 without gauges)."""
+        starts = np.arange(SETTLE_S, self.seconds - span + 1e-9, span)
+        values = [self.gauge("device", s, s + span) for s in starts]
+        known = [value for value in values if value is not None]
+        return max(known) - min(known) if known else 0.0
+
     def profile(self, name: str = "latency", span: float = 10.0) -> str:
         """Median latency, residual or gauge (ms) of each `span` seconds of the call, in one
         line."""

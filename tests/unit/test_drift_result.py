@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.sound.driftresult import DriftResult
 from tests.sound.playoutgauges import PlayoutSample
 
@@ -52,3 +54,15 @@ def test_seconds_without_gauges_near_them_have_no_residual() -> None:
     run = result([60.0] * SECONDS, [40.0] * 100)
     assert len(run.residuals()) == 100
     assert run.residual(110.0, 150.0) is None
+
+
+def test_a_device_that_stepped_says_how_far() -> None:
+    """The device's latency 29.5 ms, then 34.5 from 70 s (PortAudio's block phase after a
+    stall): 5 ms; a steady device: 0."""
+    steady = result([60.0] * SECONDS, [40.0] * SECONDS, device=29.5)
+    assert steady.device_steps() == 0.0
+    stepped = result([60.0] * SECONDS, [40.0] * SECONDS)
+    stepped.gauges = [
+        replace(sample, device=29.5 if sample.at < 70 else 34.5) for sample in stepped.gauges
+    ]
+    assert stepped.device_steps() == 5.0
