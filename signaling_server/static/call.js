@@ -1,17 +1,16 @@
 // One call from this page to an agent: Socket.IO signaling (protocol v1) and one
 // RTCPeerConnection, with trickle ICE both ways. Knows nothing of the DOM.
 
+import { CallError, connectErrorText } from "./callerror.js";
+
+export { CallError } from "./callerror.js";
+export { loadIceServers } from "./iceservers.js";
+
 const ACK_TIMEOUT_MS = 10000;
+/** How long the page waits for the call service to answer before it gives up. */
+const CONNECT_TIMEOUT_MS = 10000;
 /** Why this page gave up on a call, told to the server with `hangup` (docs/protocol.md). */
 const HANGUP_REASONS = new Set(["connect-timeout", "ice-failed", "error"]);
-
-/** A failure the page shows to the customer as is. */
-export class CallError extends Error {
-  constructor(kind, message) {
-    super(message);
-    this.kind = kind;
-  }
-}
 
 /**
  * Events (all CustomEvents, details in brackets):
@@ -420,34 +419,4 @@ export class Call extends EventTarget {
   mark(name) {
     this.timings[name] = performance.now();
   }
-}
-
-/** How long the page waits for the call service to answer before it gives up. */
-const CONNECT_TIMEOUT_MS = 10000;
-
-/** The ICE servers the signaling server hands pages (`GET /config`). */
-export async function loadIceServers(serverUrl = location.origin) {
-  const response = await fetch(new URL("config", `${serverUrl}/`), { cache: "no-store" });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  const config = await response.json();
-  return Array.isArray(config.iceServers) ? config.iceServers : [];
-}
-
-/** What the server said when it refused the connection; null when it was not reached. */
-function refusalText(err) {
-  const said = err?.data?.message ?? err?.data?.error?.message;
-  if (said) return said;
-  // socket.io-client: a server's refusal is a plain Error carrying its message; transport
-  // failures are TransportErrors, and no answer in time is Error("timeout").
-  if (!err?.message || err.type === "TransportError" || err.message === "timeout") return null;
-  return err.message;
-}
-
-function connectErrorText(err) {
-  const refusal = refusalText(err);
-  if (/customer token/.test(refusal ?? "")) {
-    return `Your sign-in could not be verified (${refusal}). Reload the page, sign in again and call again.`;
-  }
-  if (refusal) return `The call service refused the connection: ${refusal}`;
-  return "Could not reach the call service. Check your network connection and try again.";
 }
