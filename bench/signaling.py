@@ -20,26 +20,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import socketio
-from aiohttp import web
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from signaling_server.protocol import MAX_MESSAGE_BYTES  # noqa: E402
+from bench.rawclient import RawClient  # noqa: E402
 from tests.procs import AGENT_TOKEN, free_port, wait_http  # noqa: E402
 
 SERVER_CORE = 0
@@ -49,80 +45,6 @@ CANDIDATE = (
     "candidate:842163049 1 udp 1677729535 192.0.2.10 50000 typ srflx raddr 0.0.0.0 rport 0 "
     "generation 0 ufrag AbCd network-cost 999"
 )
-
-
-# --- the baseline: a bare python-socketio relay ------------------------------------------------
-
-
-def run_baseline_server(port: int) -> None:
-    """A python-socketio relay with no auth, validation or pairing (what the server adds)."""
-    sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=MAX_MESSAGE_BYTES)
-
-    @sio.on("ice-candidate")  # type: ignore[misc]
-    async def relay(sid: str, data: dict[str, Any]) -> dict[str, Any]:
-        target = data["targetUserId"]
-        await sio.emit("ice-candidate", {"candidate": data["candidate"], "userId": sid}, to=target)
-        return {"ok": True}  # sent only when the client asked for an ack
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application()
-    sio.attach(app)
-    app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-# --- a minimal Socket.IO client ------------------------------------------------------------
-
-
-async def _ignore(client: RawClient, name: str, data: Any) -> None:
-    pass
-
-
-class RawClient:
-    """One Socket.IO connection over a bare WebSocket; `on_event(client, name, data)`."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, sid: str) -> None:
-        self.ws = ws
-        self.sid = sid
-        self.peer = ""
-        self.acks = False  # ask for an ack with every emit (the acks are read and dropped)
-        self._ack_ids = itertools.count()
-        self.on_event: Callable[[RawClient, str, Any], Awaitable[None]] = _ignore
-        self._reader = asyncio.ensure_future(self._read())
-
-    @classmethod
-    async def connect(cls, session: aiohttp.ClientSession, url: str, auth: Any) -> RawClient:
-        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket", max_msg_size=0)
-        opening = await ws.receive_str()
-        assert opening.startswith("0"), opening
-        await ws.send_str("40" + json.dumps(auth))
-        while True:
-            reply = await ws.receive_str()
-            if reply.startswith("40"):
-                return cls(ws, json.loads(reply[2:])["sid"])
-            if reply.startswith("44"):
-                raise RuntimeError(f"connection refused: {reply[2:]}")
-
-    async def emit(self, event: str, data: Any) -> None:
-        ack_id = str(next(self._ack_ids)) if self.acks else ""
-        await self.ws.send_str(f"42{ack_id}" + json.dumps([event, data]))
-
-    async def _read(self) -> None:
-        async for message in self.ws:
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                break
-            text: str = message.data
-            if text == "2":
-                await self.ws.send_str("3")
-            elif text.startswith("42"):
-                name, data = json.loads(text[2:])
-                await self.on_event(self, name, data)
-
-    async def close(self) -> None:
-        await self.ws.close()
-        self._reader.cancel()
 
 
 # --- measurements --------------------------------------------------------------------------
@@ -304,7 +226,7 @@ def start_server(kind: str, port: int) -> subprocess.Popen[bytes]:
                    "--agent-token", AGENT_TOKEN, "--log-level", "WARNING",
                    "--rate", "1000000", "--burst", "1000000"]  # fmt: skip
     else:
-        command = [sys.executable, str(Path(__file__).resolve()), "--baseline-server", str(port)]
+        command = [sys.executable, str(BENCH / "baselinerelay.py"), str(port)]
     proc = subprocess.Popen([taskset, "-c", str(SERVER_CORE), *command], cwd=ROOT)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
     return proc
@@ -398,11 +320,7 @@ def main() -> None:
         help="relay without asking for acks (by default every message asks for one, as the bot "
         "does)",
     )
-    parser.add_argument("--baseline-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.baseline_server:
-        run_baseline_server(args.baseline_server)
-        return
     os.sched_setaffinity(0, {CLIENT_CORE})
     results = []
     for n in args.clients:
