@@ -67,6 +67,7 @@ def print_table(runs: list[DriftResult]) -> None:
             f"{name} {run.playout.get(name)}" for name in ("underruns", "concealed", "dropped")
         )
         counters += f", device latency {run.playout.get('device_ms', 0):.1f} ms at the end"
+        counters += f", the sink {run.playout.get('device_ppm', 0):+.1f} ppm by the bot"
         print(
             f"{run.ppm:+6.0f} {run.sender_ppm:+8.1f} {run.sink_ppm:+6.1f} {fmt(start):>7} "
             f"{fmt(first):>8} {fmt(last):>8} {moved[0]:>6} {moved[1]:>6} {moved[2]:>6} "

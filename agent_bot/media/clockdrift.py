@@ -99,10 +99,12 @@ class Stretches:
 
 
 class ClockDrift:
-    """The drift estimate of one stream: `drift` (0.001 is 1,000 ppm, the sender faster)."""
+    """The drift estimate of one stream: `drift` (0.001 is 1,000 ppm, the sender faster), the
+    sender's pace less the device's, each against the arrival clock (`device` is the latter)."""
 
     def __init__(self) -> None:
         self.drift = 0.0
+        self.device = 0.0
         self._sender = Stretches()
         self._device = Stretches()
         self._origin: float | None = None
@@ -141,5 +143,6 @@ class ClockDrift:
             self._settled_at = x + DEVICE_SETTLE_S
         if x >= self._settled_at:
             self._device.add(x, device)
-        drift = (self._sender.slope() - self._device.slope()) / SAMPLE_RATE
+        self.device = self._device.slope() / SAMPLE_RATE
+        drift = self._sender.slope() / SAMPLE_RATE - self.device
         self.drift = float(np.clip(drift, -MAX_DRIFT_PPM / 1e6, MAX_DRIFT_PPM / 1e6))

@@ -225,6 +225,7 @@ class PlayoutBuffer:
         self._output += samples
         self.stats.ratio = ratio
         self.stats.drift_ppm = self._drift.drift * 1e6
+        self.stats.device_ppm = self._drift.device * 1e6
         self.stats.target_ms = self._target() / SAMPLES_PER_MS
         self.stats.depth_ms = self._depth() / SAMPLES_PER_MS
         pcm: Pcm = np.clip(np.rint(out), -32768, 32767).astype(np.int16)

@@ -32,6 +32,9 @@ class PlayoutStats:
     """The last pull's playout speed (drift estimate, correction and catch-up)."""
     drift_ppm: float = 0.0
     """How much faster the sender's clock runs than the device's (the drift estimate)."""
+    device_ppm: float = 0.0
+    """How much faster the device's clock runs than this machine's (the arrival clock), as the
+    estimate reads it: `drift_ppm` is the sender's pace less this."""
     jitter_ms: float = 0.0
     """RFC 3550 interarrival jitter."""
     device_ms: float = 0.0

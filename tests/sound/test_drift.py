@@ -159,10 +159,13 @@ async def test_drift_is_followed_without_latency_creep(pulse: PulseDaemon, bots:
         if truth_in_doubt(run) and abs(error) > ESTIMATE_PPM:
             logger.warning(
                 "%+.0f ppm: drift estimate %+.1f ppm off the null sink's pace, not asserted: the "
-                "device stepped %.1f ms (issue 13)",
+                "device stepped %.1f ms; the sink %+.1f ppm by its monitor, %+.1f by the bot "
+                "(issue 13)",
                 run.ppm,
                 error,
                 run.device_steps(),
+                run.sink_ppm,
+                run.playout.get("device_ppm", 0.0),
             )
     table = "\n".join(
         f"{run.table_row()}\n  latency per 10 s: {run.profile()}\n  residual: "

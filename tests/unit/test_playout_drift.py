@@ -165,3 +165,17 @@ def test_drift_estimate_waits_for_the_dac_times_to_settle_after_an_underflow(
     off here, and 23 ppm off in the real call the settling was measured in)."""
     run = simulate(150, drift_ppm=drift_ppm, pull_at=settling_pull, heard_at=settling_dac)
     assert abs(run.buffer.stats.drift_ppm - -drift_ppm) <= 5
+
+
+def test_the_report_tells_the_device_clock_from_the_senders() -> None:
+    """A device 200 ppm fast and a sender 300 ppm slow, against the arrival clock: the report
+    says the device's 200 and a drift of -500."""
+    fast = 1 + 200e-6
+
+    def pull(k: int) -> float:
+        return k * BLOCK_S / fast
+
+    run = simulate(150, drift_ppm=300.0, pull_at=pull, heard_at=lambda k: pull(k) + DEVICE_LEAD_S)
+    stats = run.buffer.stats
+    assert abs(stats.device_ppm - 200) <= 5
+    assert abs(stats.drift_ppm - -500) <= 5
