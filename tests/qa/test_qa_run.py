@@ -11,6 +11,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.qa.conftest import QaRun
 from tests.qa.signals import SAMPLES
 
@@ -45,6 +47,7 @@ def ran(report: dict[str, Any]) -> list[dict[str, Any]]:
     return calls
 
 
+@pytest.mark.solo  # ten calls' callers lagged 306 ms (over the 250 allowed) beside another worker
 def test_twenty_echo_calls_at_concurrency_ten_all_pass(qa_run: QaRun, tmp_path: Path) -> None:
     """Calls start at 5 a second (ten are up after 2 s): ten DTLS handshakes at the same instant
     stall these processes on a busy 2-core host long enough to damage the first seconds of
