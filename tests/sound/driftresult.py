@@ -80,13 +80,8 @@ class DriftResult:
         return sum(start <= at < end for at, _ in self.latencies)
 
     def gauge(self, name: str, start: float, end: float) -> float | None:
-        """Median over [start, end) of a gauge (`target`, `depth`, `device`, or `added`: target
-        plus device, what the bot means to add after an arrival), in ms."""
-        values = [
-            sample.target + sample.device if name == "added" else getattr(sample, name)
-            for sample in self.gauges
-            if start <= sample.at < end
-        ]
+        """Median over [start, end) of a gauge (`target`, `depth` or `device`), in ms."""
+        values = [getattr(sample, name) for sample in self.gauges if start <= sample.at < end]
         return statistics.median(values) if values else None
 
     def residuals(self) -> list[tuple[float, float]]:

@@ -18,10 +18,11 @@ truth (the sender's measured pace against the null sink's, `DriftResult.true_dri
 it stepped (4-9 ms, PortAudio's block phase after a stall), the null sink's pace by its monitor
 changed with it in 10 calls of 16 (63-135 ppm fast; in none of 8 whose device held), and the
 estimate was then up to 80 ppm off it, following the monitor in some runs and this machine's
-clock in others; which of the two is right there is not known, so the error is printed, not
-asserted (docs/sound.md, "Drift"; issue 13 stays open for it). The latency itself is printed
-beside the residual: it also moves with the device's block phase after a stall, which is
-PortAudio's and PulseAudio's, not drift.
+clock in others, and in one ten-minute call reading the device 142 ppm fast where the monitor
+read the sink 0.6 ppm fast and the latency held (so there the bot's device side was wrong);
+until that is found, the error is printed there, not asserted (docs/sound.md, "Drift"; issue 13
+stays open for it). The latency itself is printed beside the residual: it also moves with the
+device's block phase after a stall, which is PortAudio's and PulseAudio's, not drift.
 
 The senders run in this process (at a raised priority where it may): when its event loop
 stalls (a loaded machine), frames go out late, which the bots rightly play as jitter. Those
