@@ -72,7 +72,7 @@ def print_table(runs: list[DriftResult]) -> None:
             f"{run.ppm:+6.0f} {run.sender_ppm:+8.1f} {run.sink_ppm:+6.1f} {fmt(start):>7} "
             f"{fmt(first):>8} {fmt(last):>8} {moved[0]:>6} {moved[1]:>6} {moved[2]:>6} "
             f"{moved[3]:>6} {estimate:+9.1f} "
-            f"{estimate - run.true_drift_ppm:+6.1f}"
+            f"{run.estimate_error:+6.1f}"
             f"  {counters}; sender stalls {run.stalls} ({run.stalled_frames} frames)"
         )
         print(f"       latency per 10 s: {run.profile()}")

@@ -71,6 +71,11 @@ class DriftResult:
         """How much faster the sender ran than the bot's device: what the estimate is held to."""
         return self.sender_ppm - self.sink_ppm
 
+    @property
+    def estimate_error(self) -> float:
+        """The bot's drift estimate (its call report's) less `true_drift_ppm`."""
+        return float(self.playout.get("drift_ppm", 0.0)) - self.true_drift_ppm
+
     def median(self, start: float, end: float) -> float | None:
         """Median latency (ms) over the seconds [start, end) of the call."""
         values = [ms for at, ms in self.latencies if start <= at < end]

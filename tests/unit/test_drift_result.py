@@ -66,3 +66,10 @@ def test_a_device_that_stepped_says_how_far() -> None:
         replace(sample, device=29.5 if sample.at < 70 else 34.5) for sample in stepped.gauges
     ]
     assert stepped.device_steps() == 5.0
+
+
+def test_the_estimate_error_is_held_to_the_sender_against_the_sink() -> None:
+    """Sender +300 ppm, sink +40 ppm fast: the truth is +260; an estimate of +275 is 15 off."""
+    run = result([60.0] * SECONDS, [40.0] * SECONDS)
+    run.sink_ppm, run.playout = 40.0, {"drift_ppm": 275.0}
+    assert run.estimate_error == 15.0
